@@ -1,0 +1,216 @@
+"""Persistent outbox: every outgoing message is a row written in the transaction that caused it.
+
+The sender claims due rows, merges the pending rows that share a coalesce key into one message,
+and marks them sent or schedules a retry. A row left in ``sending`` by a crash is put back to
+``pending`` at start-up, so delivery is at least once; a message is lost only after
+``max_attempts`` failed sends, and then it stays in the table as ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence, Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlmodel import Session
+
+from repe_bot.db.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+MERGED = "merged"
+FAILED = "failed"
+
+
+def enqueue(
+    session: Session,
+    *,
+    conversation_wxid: str,
+    is_room: bool,
+    text: str,
+    now: datetime,
+    mention_ids: Sequence[str] = (),
+    kind: str = "reply",
+    coalesce_key: str | None = None,
+    coalesce_line: str = "",
+    coalesce_header: str = "",
+    dedupe_key: str | None = None,
+    delay_seconds: float = 0.0,
+) -> int | None:
+    """Add one outgoing message; with a ``dedupe_key`` seen before, add nothing and return None."""
+    if dedupe_key is not None:
+        exists = session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first()
+        if exists is not None:
+            return None
+    result = session.execute(
+        insert(OutboxMessage).values(
+            conversation_wxid=conversation_wxid,
+            is_room=is_room,
+            text=text,
+            mention_ids=json.dumps(list(mention_ids)),
+            kind=kind,
+            coalesce_key=coalesce_key,
+            coalesce_line=coalesce_line,
+            coalesce_header=coalesce_header,
+            dedupe_key=dedupe_key,
+            status=PENDING,
+            attempts=0,
+            not_before=now + timedelta(seconds=delay_seconds),
+            created_at=now,
+            error="",
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+@dataclass
+class Batch:
+    """One message to send, built from one or more outbox rows of the same conversation."""
+
+    row_ids: list[int]
+    conversation_wxid: str
+    is_room: bool
+    text: str
+    mention_ids: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+
+def recover_interrupted(session: Session) -> int:
+    """Put rows left in ``sending`` by a crash back to ``pending``; return how many."""
+    result = session.execute(update(OutboxMessage).where(OutboxMessage.status == SENDING).values(status=PENDING))
+    count = result.rowcount or 0
+    if count:
+        log.warning("outbox: %d message(s) were being sent when the bot stopped; they will be sent again", count)
+    return count
+
+
+def next_due_at(session: Session) -> datetime | None:
+    value = session.execute(select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)).scalar()
+    return value
+
+
+def _merge_rows(rows: list[OutboxMessage], max_mentions: int) -> Batch:
+    first = rows[0]
+    mentions: list[str] = []
+    for row in rows:
+        for wxid in json.loads(row.mention_ids):
+            if wxid not in mentions and len(mentions) < max_mentions:
+                mentions.append(wxid)
+
+    if len(rows) == 1:
+        text = first.text
+    elif all(row.text == first.text for row in rows):
+        text = first.text
+    elif first.coalesce_header and all(row.coalesce_line for row in rows):
+        lines = "\n".join(row.coalesce_line for row in rows)
+        text = first.coalesce_header.format(count=len(rows), lines=lines)
+    else:
+        text = "\n".join(row.text for row in rows)
+
+    return Batch(
+        row_ids=[int(row.id) for row in rows if row.id is not None],
+        conversation_wxid=first.conversation_wxid,
+        is_room=first.is_room,
+        text=text,
+        mention_ids=mentions,
+        attempts=max(row.attempts for row in rows),
+    )
+
+
+def _due_query(now: datetime, exclude_conversations: AbstractSet[str]) -> Select[tuple[OutboxMessage]]:
+    query = select(OutboxMessage).where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now)
+    if exclude_conversations:
+        query = query.where(OutboxMessage.conversation_wxid.not_in(exclude_conversations))
+    return query
+
+
+def has_due(session: Session, now: datetime, exclude_conversations: AbstractSet[str]) -> bool:
+    return session.execute(_due_query(now, exclude_conversations).limit(1)).first() is not None
+
+
+def claim_next(
+    session: Session,
+    now: datetime,
+    *,
+    exclude_conversations: AbstractSet[str] = frozenset(),
+    max_mentions: int = 20,
+) -> Batch | None:
+    """Claim the oldest due row and every pending row merged with it, and mark them ``sending``.
+
+    Rows merge when they share a coalesce key, including rows whose coalescing delay has not run
+    out yet. The merged row count is capped by ``max_mentions``, so a long burst becomes several
+    messages rather than one with hundreds of mentions.
+    """
+    query = _due_query(now, exclude_conversations)
+    head = session.execute(query.order_by(OutboxMessage.not_before, OutboxMessage.id).limit(1)).scalars().first()
+    if head is None:
+        return None
+
+    rows = [head]
+    if head.coalesce_key:
+        rows = list(
+            session.execute(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.coalesce_key == head.coalesce_key,
+                    OutboxMessage.conversation_wxid == head.conversation_wxid,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(max_mentions)
+            ).scalars()
+        )
+
+    batch = _merge_rows(rows, max_mentions)
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(batch.row_ids)).values(status=SENDING))
+    return batch
+
+
+def mark_sent(session: Session, batch: Batch, now: datetime) -> None:
+    first, *rest = batch.row_ids
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == first).values(status=SENT, sent_at=now))
+    if rest:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(rest))
+            .values(status=MERGED, sent_at=now, merged_into=first)
+        )
+
+
+def mark_failed(
+    session: Session, batch: Batch, now: datetime, error: str, *, retry_after: float, max_attempts: int
+) -> bool:
+    """Record a failed send; return True when the rows will be retried, False when they gave up."""
+    attempts = batch.attempts + 1
+    give_up = attempts >= max_attempts
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(batch.row_ids))
+        .values(
+            status=FAILED if give_up else PENDING,
+            attempts=attempts,
+            error=error[:500],
+            not_before=now + timedelta(seconds=retry_after),
+        )
+    )
+    return not give_up
+
+
+def last_sent_per_conversation(session: Session) -> dict[str, datetime]:
+    rows = session.execute(
+        select(OutboxMessage.conversation_wxid, func.max(OutboxMessage.sent_at))
+        .where(OutboxMessage.status == SENT)
+        .group_by(OutboxMessage.conversation_wxid)
+    ).all()
+    return {wxid: sent_at for wxid, sent_at in rows if sent_at is not None}
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    return {status: int(count) for status, count in rows}
