@@ -543,6 +543,8 @@ class ActivityEngine:
             now=now,
             kind="summary",
             dedupe_key=f"summary:{activity.id}",
+            # Queued after the last confirmations, which wait out the coalescing window.
+            delay_seconds=self.settings.sending.coalesce_seconds,
         )
 
     def expire_due(self, session: Session, now: datetime) -> list[int]:

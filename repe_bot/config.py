@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from repe_bot.command_config import CommandSettings
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -222,6 +224,7 @@ class Settings(_Section):
     sync: SyncSettings = SyncSettings()
     replies: ReplySettings = ReplySettings()
     templates: Templates = Templates()
+    commands: CommandSettings = CommandSettings()
 
     # Directory of the config file, used to resolve relative paths in it.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -71,6 +71,17 @@ def upsert_contacts(session: Session, contacts: Sequence[ContactInfo], now: date
     return len(contacts)
 
 
+def insert_missing_contacts(session: Session, contacts: Sequence[ContactInfo], now: datetime) -> None:
+    """Insert contacts known only as room members; existing rows, friends among them, stay as they are."""
+    if not contacts:
+        return
+    statement = _insert_for(session, Contact).on_conflict_do_nothing(index_elements=["wxid"])  # type: ignore[attr-defined]
+    session.execute(
+        statement,
+        [{"wxid": c.wxid, "name": c.name, "alias": c.alias, "is_friend": False, "updated_at": now} for c in contacts],
+    )
+
+
 def ensure_contact(session: Session, wxid: str, name: str, now: datetime) -> None:
     """Record a contact seen in a message; a non-empty name replaces the stored one, friendship is kept."""
     statement = _insert_for(session, Contact)

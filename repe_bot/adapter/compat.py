@@ -15,13 +15,19 @@ The fixes, all needed before the first ``import wechaty``:
 - Python 3.13 removed ``telnetlib`` (PEP 594), which wechaty-puppet-service imports, so
   pyproject adds ``standard-telnetlib`` there.
 
+Besides, wechaty's import creates a ``.wechaty`` cache folder in the working directory (its
+``CACHE_DIR`` setting). :func:`apply` points ``CACHE_DIR`` at a folder under the system temporary
+directory unless the environment already sets it, so running the CLI leaves no stray folders.
+
 Import ``wechaty`` only through :func:`import_wechaty` or after calling :func:`apply`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from types import ModuleType
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+
+    os.environ.setdefault("CACHE_DIR", os.path.join(tempfile.gettempdir(), "repe-bot-wechaty"))
 
     if sys.version_info >= (3, 13):
         import telnetlib  # noqa: F401  (provided by standard-telnetlib)
@@ -51,3 +59,38 @@ def import_wechaty() -> ModuleType:
     import wechaty
 
     return wechaty
+
+
+class _RedactSecrets(logging.Filter):
+    """Replaces secrets (the puppet service token) in log records with ``***``."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_wechaty_logging(level: int = logging.WARNING, secrets: list[str] | None = None) -> None:
+    """Quiet wechaty's own loggers and redact ``secrets`` from them.
+
+    wechaty's ``get_logger`` gives each module a logger with its own stderr handler at INFO that
+    does not propagate, and it logs every received message and, in wechaty-puppet-service 0.8.10,
+    the service token. Those loggers are the non-propagating ones; the level set here applies
+    unless the ``WECHATY_LOG`` environment variable chose one.
+    """
+    redact = _RedactSecrets(secrets or [])
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if not isinstance(logger, logging.Logger) or logger.propagate:
+            continue
+        if "WECHATY_LOG" not in os.environ:
+            logger.setLevel(level)
+        logger.addFilter(redact)
+        for handler in logger.handlers:
+            handler.addFilter(redact)
