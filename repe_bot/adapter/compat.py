@@ -77,6 +77,17 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+# wechaty 0.10.7 warns at every start that no web blueprint is registered, which is expected here
+# because repe-bot does not use wechaty's plugin web server.
+_EXPECTED_WARNINGS = ("there is not registed blueprint",)
+
+
+class _DropExpected(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not any(expected in message for expected in _EXPECTED_WARNINGS)
+
+
 def configure_wechaty_logging(level: int = logging.WARNING, secrets: list[str] | None = None) -> None:
     """Quiet wechaty's own loggers and redact ``secrets`` from them.
 
@@ -86,11 +97,37 @@ def configure_wechaty_logging(level: int = logging.WARNING, secrets: list[str] |
     unless the ``WECHATY_LOG`` environment variable chose one.
     """
     redact = _RedactSecrets(secrets or [])
+    drop_expected = _DropExpected()
     for logger in list(logging.root.manager.loggerDict.values()):
         if not isinstance(logger, logging.Logger) or logger.propagate:
             continue
         if "WECHATY_LOG" not in os.environ:
             logger.setLevel(level)
         logger.addFilter(redact)
+        logger.addFilter(drop_expected)
         for handler in logger.handlers:
             handler.addFilter(redact)
+
+
+def clear_wechaty_object_pools(keep_puppet: object | None = None) -> int:
+    """Drop wechaty's cached ``Contact``, ``Room`` and ``Tag`` objects; return how many went.
+
+    wechaty 0.10.7 keeps one object pool per user class for the whole process, and a pooled object
+    stays bound to the puppet that loaded it. A second ``Wechaty`` in the same process (after a
+    reconnect, or in tests) would otherwise send through the first one's stopped puppet. Objects
+    bound to ``keep_puppet`` stay.
+    """
+    apply()
+    from wechaty.user import Contact, Room, Tag
+
+    removed = 0
+    for pool in (Contact._pool, Room._pool, Tag._pool):
+        stale_ids = [
+            object_id
+            for object_id, obj in pool.items()
+            if keep_puppet is None or getattr(obj, "_puppet", None) is not keep_puppet
+        ]
+        for object_id in stale_ids:
+            del pool[object_id]
+        removed += len(stale_ids)
+    return removed

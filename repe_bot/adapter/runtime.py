@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import signal
+import socket
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -57,6 +58,18 @@ class _RepeWechaty(Wechaty):
     def __init__(self, runtime: BotRuntime, options: WechatyOptions) -> None:
         super().__init__(options)
         self.runtime = runtime
+
+    async def start(self) -> None:
+        """Connect the puppet and, for the gRPC puppet, read its event stream until it ends.
+
+        Unlike ``Wechaty.start`` in wechaty 0.10.7 this lets errors propagate: the original catches
+        connection errors, sleeps 60 s and restarts, prints other errors, and on a configuration
+        error stops the whole event loop. The runtime decides instead.
+        """
+        await self.init_puppet()
+        await self.init_puppet_event_bridge(self.puppet)
+        self.started = True
+        await self.puppet.start()
 
     async def on_login(self, contact: Contact) -> None:
         await self.runtime.on_login(contact)
@@ -108,6 +121,39 @@ def service_puppet(settings: Settings) -> Puppet:
     return wechaty_puppet_service.PuppetService(PuppetOptions(token=token, end_point=endpoint))
 
 
+def check_endpoint(endpoint: str, timeout: float = 3.0) -> None:
+    """Raise BotStartError unless a TCP connection to ``host:port`` succeeds.
+
+    wechaty-puppet-service 0.8.10 runs its own reachability check and, when it fails, wechaty
+    stops the whole asyncio loop, so the runtime checks first and fails with a clear message.
+    """
+    host, _separator, port = endpoint.rpartition(":")
+    if not host or not port.isdigit():
+        raise BotStartError(f"invalid gateway endpoint {endpoint!r}: use host:port, for example 127.0.0.1:8788")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as error:
+        raise BotStartError(
+            f"gateway not reachable at {endpoint}: {error.strerror or error}; check that the gateway "
+            "is running and bot.service.endpoint is right"
+        ) from None
+
+
+def describe_start_error(error: BaseException) -> str:
+    """Turn a puppet connection error into a message that names the likely fix."""
+    text = str(error)
+    name = type(error).__name__
+    if "UNAUTHENTICATED" in text or "Invalid Wechaty TOKEN" in text:
+        return "the gateway rejected the token: check bot.service.token or WECHATY_PUPPET_SERVICE_TOKEN"
+    if name == "StreamTerminatedError":
+        return (
+            "the gateway closed the connection: if it runs with TLS, restart it with TLS disabled "
+            "(WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER=true), because python-wechaty speaks insecure gRPC"
+        )
+    return f"{name}: {text}"
+
+
 class BotRuntime:
     """One bot account: wechaty, the message service, the sender and the housekeeping loop."""
 
@@ -129,18 +175,8 @@ class BotRuntime:
         _register_commands(self.service)
         self.sender = Sender(self.engine, settings.sending, self._send, clock=clock, rng=rng)
         self.show_progress = show_progress
-        self.bot = _RepeWechaty(
-            self,
-            WechatyOptions(
-                name=settings.bot.name,
-                puppet=puppet,
-                host=settings.bot.plugin_host,
-                port=settings.bot.plugin_port,
-                # An in-memory scheduler: wechaty's default keeps plugin jobs in .wechaty/job.db
-                # under the working directory, and repe-bot schedules its own tasks in its database.
-                scheduler=AsyncIOScheduler(),
-            ),
-        )
+        self.bot = self._new_wechaty()
+        self._wechaty_task: asyncio.Task[None] | None = None
         self.outcomes: Counter[str] = Counter()
         self.sync_report: SyncReport | None = None
         self.sync_task: asyncio.Task[None] | None = None
@@ -151,29 +187,116 @@ class BotRuntime:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, login_timeout: float | None = None) -> None:
-        """Recover state, start wechaty, wait for login and start the sender and housekeeping loops."""
+        """Recover state, connect and log in, then start the sender and housekeeping loops.
+
+        Raises BotStartError when the puppet fails or does not log in within ``login_timeout``.
+        """
         timeout = login_timeout or self.settings.bot.service.login_timeout_seconds
-        self._logged_in = asyncio.Event()
         self._stop = asyncio.Event()
         log.info("bot starting: puppet=%s database=%s", type(self.puppet).__name__,
                  self.engine.url.render_as_string(hide_password=True))
         self.service.recover()
 
-        await self.bot.start()
-        try:
-            await asyncio.wait_for(self._logged_in.wait(), timeout=timeout)
-        except asyncio.TimeoutError:
-            await self._stop_wechaty()
-            raise BotStartError(
-                f"login timed out after {timeout:.0f} s: check the gateway endpoint, the token "
-                "and whether the gateway has TLS disabled"
-            ) from None
+        await self._connect(timeout)
 
         self._loops = [
             asyncio.create_task(self.sender.run(self._stop), name="repe-sender"),
             asyncio.create_task(self._housekeeping_loop(self._stop), name="repe-housekeeping"),
         ]
+        if self._streams_events:
+            self._loops.append(asyncio.create_task(self._watch_connection(self._stop, timeout), name="repe-watch"))
         log.info("bot started as %s", self.service.bot_id)
+
+    @property
+    def _streams_events(self) -> bool:
+        # The gRPC puppet's start() reads the event stream until the connection ends; the simulator's
+        # returns at once.
+        return type(self.puppet).__name__ == "PuppetService"
+
+    def _new_wechaty(self) -> _RepeWechaty:
+        compat.clear_wechaty_object_pools()
+        return _RepeWechaty(
+            self,
+            WechatyOptions(
+                name=self.settings.bot.name,
+                puppet=self.puppet,
+                host=self.settings.bot.plugin_host,
+                port=self.settings.bot.plugin_port,
+                # An in-memory scheduler: wechaty's default keeps plugin jobs in .wechaty/job.db
+                # under the working directory, and repe-bot schedules its own tasks in its database.
+                scheduler=AsyncIOScheduler(),
+            ),
+        )
+
+    async def _connect(self, timeout: float) -> None:
+        """Start a fresh Wechaty on the puppet and wait for its login."""
+        if self._streams_events:
+            check_endpoint(self.settings.bot.service.resolved_endpoint())
+        self.bot = self._new_wechaty()
+        self._logged_in = asyncio.Event()
+        self._wechaty_task = asyncio.create_task(self.bot.start(), name="repe-wechaty")
+        login = asyncio.create_task(self._logged_in.wait())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            done, _pending = await asyncio.wait({login, self._wechaty_task}, timeout=timeout,
+                                                return_when=asyncio.FIRST_COMPLETED)
+            if login in done:
+                return
+            if self._wechaty_task in done:
+                error = self._wechaty_task.exception()
+                if error is not None:
+                    raise BotStartError(describe_start_error(error)) from error
+                if self._streams_events:
+                    raise BotStartError(
+                        "the gateway closed the connection before login: check the token "
+                        "(bot.service.token or WECHATY_PUPPET_SERVICE_TOKEN)"
+                    )
+                await asyncio.wait_for(login, timeout=max(0.0, deadline - loop.time()))
+                return
+            raise asyncio.TimeoutError
+        except asyncio.TimeoutError:
+            await self._stop_wechaty()
+            raise BotStartError(
+                f"login timed out after {timeout:.0f} s: check the gateway endpoint and token, and that "
+                "the gateway runs without TLS (WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER=true)"
+            ) from None
+        except BotStartError:
+            await self._stop_wechaty()
+            raise
+        finally:
+            login.cancel()
+
+    async def _watch_connection(self, stop: asyncio.Event, timeout: float) -> None:
+        """Reconnect with back-off when the gateway's event stream ends while the bot runs."""
+        delay = 1.0
+        while not stop.is_set():
+            task = self._wechaty_task
+            if task is None:
+                return
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if stop.is_set():
+                return
+            error = task.exception() if not task.cancelled() else None
+            log.error("gateway connection lost (%s); reconnecting in %.0f s; unsent messages stay in the outbox",
+                      describe_start_error(error) if error else "event stream ended", delay)
+            await self._stop_wechaty()
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                try:
+                    await self._connect(timeout)
+                    log.info("gateway reconnected as %s", self.service.bot_id)
+                    delay = 1.0
+                    break
+                except BotStartError as retry_error:
+                    delay = min(delay * 2, 60.0)
+                    log.error("reconnect failed: %s; next attempt in %.0f s", retry_error, delay)
 
     async def stop(self) -> None:
         """Stop the loops and wechaty; rows still in the outbox are sent after the next start."""
@@ -194,9 +317,18 @@ class BotRuntime:
 
     async def _stop_wechaty(self) -> None:
         try:
-            await self.bot.stop()
+            if self.bot.started:
+                await self.bot.stop()
         except Exception as error:  # noqa: BLE001 - stopping must not fail the caller
             log.warning("wechaty stop failed: %r", error)
+        task = self._wechaty_task
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
+                pass
+        self._wechaty_task = None
 
     async def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until the outbox holds no pending or sending rows; return False on timeout."""

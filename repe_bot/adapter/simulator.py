@@ -100,27 +100,8 @@ def forget_delivered_message_ids() -> None:
 
 
 def clear_wechaty_object_pools(keep_puppet: Puppet | None = None) -> int:
-    """Remove cached ``Contact``, ``Room`` and ``Tag`` objects from wechaty's object pools.
-
-    wechaty 0.10.7 keeps one pool per user class for the whole process, shared by every
-    ``Wechaty`` instance, and a pooled object stays bound to the puppet that loaded it. A
-    second bot in the same process would otherwise get rooms that send through the first
-    bot's puppet. Objects bound to ``keep_puppet`` stay. Returns how many were removed.
-    """
-    compat.apply()
-    from wechaty.user import Contact, Room, Tag
-
-    removed = 0
-    for pool in (Contact._pool, Room._pool, Tag._pool):
-        stale_ids = [
-            object_id
-            for object_id, obj in pool.items()
-            if keep_puppet is None or getattr(obj, "_puppet", None) is not keep_puppet
-        ]
-        for object_id in stale_ids:
-            del pool[object_id]
-        removed += len(stale_ids)
-    return removed
+    """Remove cached wechaty objects bound to other puppets; see :func:`compat.clear_wechaty_object_pools`."""
+    return compat.clear_wechaty_object_pools(keep_puppet)
 
 
 def _to_epoch_seconds(value: float | datetime) -> float:
