@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,7 +28,9 @@ def _check_template(key: str, template: str, allowed: set[str]) -> None:
     try:
         names = _placeholders(template)
     except ValueError as error:
-        raise ValueError(f"{key} is not a valid str.format text ({error}); write a literal brace as {{{{ or }}}}") from None
+        raise ValueError(
+            f"{key} is not a valid str.format text ({error}); write a literal brace as {{{{ or }}}}"
+        ) from None
     for name in names:
         if name not in allowed:
             choices = ", ".join("{" + item + "}" for item in sorted(allowed)) or "none"
@@ -48,9 +50,13 @@ class CommandSpec(_Section):
     def _check_words(cls, value: list[str]) -> list[str]:
         for word in value:
             if not word.strip() or any(char.isspace() for char in word.strip()):
-                raise ValueError(f"invalid command word {word!r}: use one word without spaces, or [] to disable")
+                raise ValueError(
+                    f"invalid command word {word!r}: use one word without spaces, or [] to disable"
+                )
             if word.strip().startswith("@") or unicodedata.category(word.strip()[-1]).startswith("P"):
-                raise ValueError(f"invalid command word {word!r}: it must not start with @ or end with punctuation")
+                raise ValueError(
+                    f"invalid command word {word!r}: it must not start with @ or end with punctuation"
+                )
         return [word.strip() for word in value]
 
     @model_validator(mode="after")
@@ -77,7 +83,9 @@ USAGE_FIELDS = {"word", "packet_passphrase"}
 
 
 class CommandTemplates(_Section):
-    """Reply texts of the commands, formatted with ``str.format``; COMMAND_TEMPLATE_FIELDS lists the placeholders.
+    """Reply texts of the commands, formatted with ``str.format``.
+
+    COMMAND_TEMPLATE_FIELDS lists the placeholders each text may use.
 
     Room replies also mention the member through the outbox, so no text writes "@name" itself.
     """
@@ -101,7 +109,9 @@ class CommandTemplates(_Section):
     help_deadline: str = "，截止 {deadline}"
     help_no_activities: str = "\n当前没有进行中的活动"
 
-    checkin_ok: str = "签到成功：{name} 获得 {points} 积分{bonus_text}，已连续签到 {streak} 天，现有 {balance} 积分"
+    checkin_ok: str = (
+        "签到成功：{name} 获得 {points} 积分{bonus_text}，已连续签到 {streak} 天，现有 {balance} 积分"
+    )
     checkin_bonus: str = "，连续签到 {streak} 天奖励 {bonus} 积分"
     checkin_already: str = "{name}，今天已经签到过了，已连续签到 {streak} 天"
 
@@ -201,7 +211,7 @@ COMMAND_TEMPLATE_FIELDS: dict[str, set[str]] = {
     "deduct_reason_default": set(),
 }
 
-# Labels for ledger reasons in the 余额 history; a reason missing here is shown as stored.
+# Labels of ledger reasons in the 余额 history. A reason missing here is shown as stored.
 DEFAULT_REASON_LABELS: dict[str, str] = {
     "grant": "发放",
     "checkin": "签到",
@@ -217,14 +227,23 @@ DEFAULT_REASON_LABELS: dict[str, str] = {
 
 
 class CommandSettings(_Section):
-    """The ``[commands]`` section. Set a command's ``words = []`` to disable it."""
+    """The ``[commands]`` section. Set a command's ``words = []`` to disable it.
+
+    A command table in the config replaces only the keys it names, and the others keep their defaults.
+    """
 
     balance: CommandSpec = CommandSpec(
         words=["余额", "积分"], description="查看自己的积分、群内排名和最近变动", cooldown_seconds=5
     )
-    help: CommandSpec = CommandSpec(words=["帮助"], description="查看可用命令和进行中的活动", cooldown_seconds=10)
-    checkin: CommandSpec = CommandSpec(words=["签到"], description="每天签到领积分，连续签到有奖励", cooldown_seconds=5)
-    leaderboard: CommandSpec = CommandSpec(words=["排行榜"], description="查看本群积分排行", cooldown_seconds=10)
+    help: CommandSpec = CommandSpec(
+        words=["帮助"], description="查看可用命令和进行中的活动", cooldown_seconds=10
+    )
+    checkin: CommandSpec = CommandSpec(
+        words=["签到"], description="每天签到领积分，连续签到有奖励", cooldown_seconds=5
+    )
+    leaderboard: CommandSpec = CommandSpec(
+        words=["排行榜"], description="查看本群积分排行", cooldown_seconds=10
+    )
     red_packet: CommandSpec = CommandSpec(
         words=["发红包"],
         usage="{word} <积分> <个数>",
@@ -238,7 +257,9 @@ class CommandSettings(_Section):
         cooldown_seconds=3,
     )
     tip: CommandSpec = CommandSpec(
-        words=["打赏"], usage="{word} <积分> @成员", description="把积分打赏给被 @ 的成员，每人各得这么多",
+        words=["打赏"],
+        usage="{word} <积分> @成员",
+        description="把积分打赏给被 @ 的成员，每人各得这么多",
         cooldown_seconds=3,
     )
     start_activity: CommandSpec = CommandSpec(
@@ -249,41 +270,48 @@ class CommandSettings(_Section):
         cooldown_seconds=0,
     )
     end_activity: CommandSpec = CommandSpec(
-        words=["结束活动"], usage="{word} <口令或#编号>", description="（管理员）提前结束进行中的活动",
+        words=["结束活动"],
+        usage="{word} <口令或#编号>",
+        description="（管理员）提前结束进行中的活动",
         cooldown_seconds=0,
     )
     add_points: CommandSpec = CommandSpec(
-        words=["加分"], usage="{word} <积分> @成员 [原因]", description="（管理员）给被 @ 的成员加分",
+        words=["加分"],
+        usage="{word} <积分> @成员 [原因]",
+        description="（管理员）给被 @ 的成员加分",
         cooldown_seconds=0,
     )
     deduct_points: CommandSpec = CommandSpec(
-        words=["扣分"], usage="{word} <积分> @成员 [原因]", description="（管理员）给被 @ 的成员扣分",
+        words=["扣分"],
+        usage="{word} <积分> @成员 [原因]",
+        description="（管理员）给被 @ 的成员扣分",
         cooldown_seconds=0,
     )
 
     # Admins listed in bot.admins skip the per-member cooldowns.
     admins_skip_cooldown: bool = True
-    # Immediate command replies per room in any 60 seconds; later ones are delayed and merged, never dropped.
+    # Immediate command replies per room in any 60 seconds. Later ones are delayed and merged, never dropped.
     room_replies_per_minute: int = Field(default=10, ge=1)
     # Largest point amount accepted in one command argument.
     max_points: int = Field(default=1_000_000, ge=1)
 
     checkin_points: int = Field(default=5, ge=0)
-    # Every streak_days consecutive check-ins add streak_bonus points; 0 in either disables the bonus.
+    # Every streak_days consecutive check-ins add streak_bonus points. A 0 in either disables the bonus.
     streak_days: int = Field(default=7, ge=0)
     streak_bonus: int = Field(default=20, ge=0)
 
     balance_reply: Literal["room", "private"] = "room"
     balance_history_size: int = Field(default=3, ge=0)
     leaderboard_size: int = Field(default=10, ge=1)
-    # "balance": current balances; "week": points received since Monday's day reset, refunds excluded.
+    # "balance" ranks by current balance. "week" ranks by points received since Monday's day reset,
+    # not counting refunds.
     leaderboard_by: Literal["balance", "week"] = "balance"
 
     packet_passphrase: str = "抢红包"
     packet_deadline_minutes: int = Field(default=1440, ge=1)
     packet_max_count: int = Field(default=100, ge=1)
     # Open red packets one member may have at a time, and points one member may put into red
-    # packets per activity day; 0 means no limit.
+    # packets per activity day. 0 means no limit.
     packet_max_open: int = Field(default=3, ge=0)
     packet_daily_points: int = Field(default=1000, ge=0)
 
@@ -292,11 +320,32 @@ class CommandSettings(_Section):
     # Reward forms of 开始活动: "平分100" is a pool split equally, "随机100" a random pool.
     pool_equal_prefix: str = "平分"
     pool_random_prefix: str = "随机"
-    # Deadline of 开始活动 when none is given, in minutes; 0 means no deadline.
+    # Deadline of 开始活动 when none is given, in minutes. 0 means no deadline.
     activity_deadline_minutes: int = Field(default=0, ge=0)
 
     reason_labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_LABELS))
     templates: CommandTemplates = CommandTemplates()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        """Fill the keys a config leaves out of a command or of reason_labels from their defaults.
+
+        Without this, ``[commands.help] words = ["菜单"]`` would also reset that command's usage,
+        description and cooldown to the generic CommandSpec defaults.
+        """
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for key in COMMAND_KEYS:
+            value = merged.get(key)
+            if isinstance(value, dict):
+                default = cls.model_fields[key].default
+                merged[key] = {**default.model_dump(), **value}
+        labels = merged.get("reason_labels")
+        if isinstance(labels, dict):
+            merged["reason_labels"] = {**DEFAULT_REASON_LABELS, **labels}
+        return merged
 
     @model_validator(mode="after")
     def _check_words(self) -> CommandSettings:
@@ -310,8 +359,12 @@ class CommandSettings(_Section):
                         "give each command its own words"
                     )
                 seen[form] = key
-        if not self.packet_passphrase.strip() or any(char.isspace() for char in self.packet_passphrase.strip()):
-            raise ValueError(f"invalid packet_passphrase {self.packet_passphrase!r}: use one word without spaces")
+        if not self.packet_passphrase.strip() or any(
+            char.isspace() for char in self.packet_passphrase.strip()
+        ):
+            raise ValueError(
+                f"invalid packet_passphrase {self.packet_passphrase!r}: use one word without spaces"
+            )
         if normalize(self.packet_passphrase) in seen:
             raise ValueError(
                 f"packet_passphrase {self.packet_passphrase!r} is the command word of "
@@ -323,8 +376,8 @@ class CommandSettings(_Section):
             self.pool_equal_prefix
         ):
             raise ValueError(
-                f"pool_equal_prefix {self.pool_equal_prefix!r} and pool_random_prefix {self.pool_random_prefix!r} "
-                "must not start with each other"
+                f"pool_equal_prefix {self.pool_equal_prefix!r} and "
+                f"pool_random_prefix {self.pool_random_prefix!r} must not start with each other"
             )
         return self
 

@@ -164,6 +164,10 @@ async def _run(settings: Settings, engine: Engine, scenario: Scenario, *, exit_w
     puppet.on_send = printer.bot
     runtime = BotRuntime(settings, puppet, engine=engine, show_progress=False)
 
+    if scenario.title:
+        console.rule(scenario.title)
+    if scenario.description:
+        console.print(scenario.description, highlight=False)
     await runtime.start(login_timeout=30)
     if runtime.sync_task is not None:
         await runtime.sync_task
@@ -193,6 +197,26 @@ async def _run(settings: Settings, engine: Engine, scenario: Scenario, *, exit_w
     print_tables(console, engine, settings)
     with session_scope(engine) as session:
         return 1 if ledger.verify(session) else 0
+
+
+def demo_settings(settings: Settings, database: Path, speed: float) -> Settings:
+    """Return ``settings`` for a demo run: its own SQLite file and faster pacing than production.
+
+    The demo talks to a simulated account, so it sends up to 600 messages a minute with 0.3 s
+    between two messages to one room, where the production defaults are 20 and 3 s.
+    """
+    return settings.model_copy(
+        update={
+            "database": settings.database.model_copy(update={"url": f"sqlite:///{database.resolve()}"}),
+            "sending": settings.sending.model_copy(
+                update={"per_minute": 600, "conversation_spacing_seconds": 0.3, "jitter_seconds": 0.1,
+                        "coalesce_seconds": 1.0}
+            ),
+            "bot": settings.bot.model_copy(
+                update={"simulator": settings.bot.simulator.model_copy(update={"speed": speed})}
+            ),
+        }
+    )
 
 
 def run_scenario(settings: Settings, *, engine: Engine, scenario_path: Path | None = None,
