@@ -69,8 +69,6 @@ retry_base_seconds = 5.0
 retry_max_seconds = 300.0
 # Send attempts before a message is marked failed. 最多发送尝试次数。
 max_attempts = 8
-# Maximum bot replies per room per minute. 每个群每分钟最多回复条数。
-room_replies_per_minute = 10
 
 [tasks]
 # Minutes after its time a missed task slot is still sent; later it is skipped. 补发时限分钟数。

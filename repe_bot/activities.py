@@ -14,7 +14,7 @@ from typing import Literal
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot import directory, ledger, outbox, split
 from repe_bot.clock import ActivityDay, as_utc
@@ -221,9 +221,12 @@ class ActivityEngine:
 
     def find_open(self, session: Session, room_wxid: str | None, passphrase: str) -> Activity | None:
         """Return the open activity of ``room_wxid`` (None: private) whose normalised passphrase matches."""
-        room_match = Activity.room_wxid.is_(None) if room_wxid is None else Activity.room_wxid == room_wxid
+        room_column = col(Activity.room_wxid)
+        room_match = room_column.is_(None) if room_wxid is None else room_column == room_wxid
         return session.execute(
-            select(Activity).where(Activity.status == "open", Activity.passphrase == passphrase, room_match)
+            select(Activity).where(
+                col(Activity.status) == "open", col(Activity.passphrase) == passphrase, room_match
+            )
         ).scalars().first()
 
     def period_for(self, activity: Activity, now: datetime) -> str:
@@ -241,7 +244,9 @@ class ActivityEngine:
     def _open_period(self, session: Session, activity: Activity, period: str, now: datetime) -> ActivityPeriod:
         """Return the counters of ``period``, creating them and funding escrow on first use."""
         existing = session.execute(
-            select(ActivityPeriod).where(ActivityPeriod.activity_id == activity.id, ActivityPeriod.period == period)
+            select(ActivityPeriod).where(
+                col(ActivityPeriod.activity_id) == activity.id, col(ActivityPeriod.period) == period
+            )
         ).scalars().first()
         if existing is not None:
             return existing
@@ -311,10 +316,10 @@ class ActivityEngine:
         counters = self._open_period(session, activity, period, now)
 
         already = session.execute(
-            select(ActivityEntry.id).where(
-                ActivityEntry.activity_id == activity.id,
-                ActivityEntry.contact_wxid == contact_wxid,
-                ActivityEntry.period == period,
+            select(col(ActivityEntry.id)).where(
+                col(ActivityEntry.activity_id) == activity.id,
+                col(ActivityEntry.contact_wxid) == contact_wxid,
+                col(ActivityEntry.period) == period,
             )
         ).first()
         if already is not None:
@@ -329,7 +334,7 @@ class ActivityEngine:
 
         reward = self._next_reward(activity, counters)
         seq = counters.joined_count + 1
-        entry_id = session.execute(
+        inserted_key = session.exec(
             insert(ActivityEntry).values(
                 activity_id=activity.id,
                 contact_wxid=contact_wxid,
@@ -340,7 +345,9 @@ class ActivityEngine:
                 message_id=message_id,
                 joined_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted_key is not None, "a single-row INSERT always reports its autoincrement key"
+        entry_id = inserted_key[0]
 
         entry_key = f"{activity.id}:{period}:{contact_wxid}"
         if activity.points_cost:
@@ -358,13 +365,13 @@ class ActivityEngine:
 
         session.execute(
             update(ActivityPeriod)
-            .where(ActivityPeriod.id == counters.id)
-            .values(joined_count=ActivityPeriod.joined_count + 1, paid=ActivityPeriod.paid + reward)
+            .where(col(ActivityPeriod.id) == counters.id)
+            .values(joined_count=col(ActivityPeriod.joined_count) + 1, paid=col(ActivityPeriod.paid) + reward)
         )
         session.execute(
             update(Activity)
-            .where(Activity.id == activity.id)
-            .values(joined_total=Activity.joined_total + 1, paid_total=Activity.paid_total + reward)
+            .where(col(Activity.id) == activity.id)
+            .values(joined_total=col(Activity.joined_total) + 1, paid_total=col(Activity.paid_total) + reward)
         )
         session.refresh(counters)
         session.refresh(activity)
@@ -472,9 +479,9 @@ class ActivityEngine:
         assert activity.id is not None
         if activity.status != "open":
             return 0
-        closed = session.execute(
+        closed = session.exec(
             update(Activity)
-            .where(Activity.id == activity.id, Activity.status == "open")
+            .where(col(Activity.id) == activity.id, col(Activity.status) == "open")
             .values(status="closed", close_reason=reason, closed_at=now)
         ).rowcount
         if not closed:
@@ -483,7 +490,9 @@ class ActivityEngine:
 
         refund = 0
         periods = session.execute(
-            select(ActivityPeriod).where(ActivityPeriod.activity_id == activity.id, ActivityPeriod.settled.is_(False))
+            select(ActivityPeriod).where(
+                col(ActivityPeriod.activity_id) == activity.id, col(ActivityPeriod.settled).is_(False)
+            )
         ).scalars().all()
         for counters in periods:
             refund += self._settle_period(session, activity, counters, now)
@@ -513,7 +522,9 @@ class ActivityEngine:
         if activity.room_wxid is None and not activity.funder_wxid:
             return
         entries = session.execute(
-            select(ActivityEntry).where(ActivityEntry.activity_id == activity.id).order_by(ActivityEntry.id)
+            select(ActivityEntry)
+            .where(col(ActivityEntry.activity_id) == activity.id)
+            .order_by(col(ActivityEntry.id))
         ).scalars().all()
         if activity.kind == "daily":
             current = self.day.period_of(now)
@@ -550,7 +561,11 @@ class ActivityEngine:
     def expire_due(self, session: Session, now: datetime) -> list[int]:
         """Close every open activity whose deadline has passed; return their ids."""
         due = session.execute(
-            select(Activity).where(Activity.status == "open", Activity.deadline_at.is_not(None), Activity.deadline_at <= now)
+            select(Activity).where(
+                col(Activity.status) == "open",
+                col(Activity.deadline_at).is_not(None),
+                col(Activity.deadline_at) <= now,
+            )
         ).scalars().all()
         for activity in due:
             self.close(session, activity, "deadline", now)
@@ -561,8 +576,12 @@ class ActivityEngine:
         current = self.day.period_of(now)
         stale = session.execute(
             select(ActivityPeriod, Activity)
-            .join(Activity, Activity.id == ActivityPeriod.activity_id)
-            .where(Activity.kind == "daily", ActivityPeriod.settled.is_(False), ActivityPeriod.period < current)
+            .join(Activity, col(Activity.id) == col(ActivityPeriod.activity_id))
+            .where(
+                col(Activity.kind) == "daily",
+                col(ActivityPeriod.settled).is_(False),
+                col(ActivityPeriod.period) < current,
+            )
         ).all()
         for counters, activity in stale:
             refund = self._settle_period(session, activity, counters, now)
@@ -571,5 +590,7 @@ class ActivityEngine:
 
     def next_deadline(self, session: Session) -> datetime | None:
         return session.execute(
-            select(func.min(Activity.deadline_at)).where(Activity.status == "open", Activity.deadline_at.is_not(None))
+            select(func.min(Activity.deadline_at)).where(
+                col(Activity.status) == "open", col(Activity.deadline_at).is_not(None)
+            )
         ).scalar()

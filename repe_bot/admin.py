@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot import directory, ledger
 from repe_bot.activities import ActivityEngine, ActivitySpec, UsageError
@@ -336,10 +336,10 @@ class Admin:
         return room
 
     def _require_known_member(self, session: Session, wxid: str) -> None:
-        known = session.execute(select(Contact.id).where(Contact.wxid == wxid)).first()
+        known = session.execute(select(col(Contact.id)).where(col(Contact.wxid) == wxid)).first()
         if known is None:
             known = session.execute(
-                select(RoomMember.id).where(RoomMember.contact_wxid == wxid).limit(1)
+                select(col(RoomMember.id)).where(col(RoomMember.contact_wxid) == wxid).limit(1)
             ).first()
         if known is None:
             raise UsageError(
@@ -351,7 +351,7 @@ class Admin:
     def _room_topics(self, session: Session, wxids: list[str]) -> dict[str, str]:
         if not wxids:
             return {}
-        rows = session.execute(select(Room.wxid, Room.topic).where(Room.wxid.in_(wxids))).all()
+        rows = session.execute(select(col(Room.wxid), col(Room.topic)).where(col(Room.wxid).in_(wxids))).all()
         return {wxid: topic for wxid, topic in rows}
 
     # -- activities ---------------------------------------------------------------------------------
@@ -371,8 +371,8 @@ class Admin:
         if detail:
             rows = session.execute(
                 select(ActivityPeriod)
-                .where(ActivityPeriod.activity_id == activity.id)
-                .order_by(ActivityPeriod.period)
+                .where(col(ActivityPeriod.activity_id) == activity.id)
+                .order_by(col(ActivityPeriod.period))
             ).scalars()
             periods = [PeriodView(p.period, p.joined_count, p.funded, p.paid, p.settled) for p in rows]
             escrow = ledger.balance(session, ledger.escrow_key(activity.id))
@@ -453,11 +453,11 @@ class Admin:
     def list_activities(self, status: str = "open", room: str | None = None) -> list[ActivityView]:
         _check_choice(status, ACTIVITY_STATUSES, "--status")
         with session_scope(self.engine) as session:
-            query = select(Activity).order_by(Activity.id.desc())
+            query = select(Activity).order_by(col(Activity.id).desc())
             if status != "all":
-                query = query.where(Activity.status == status)
+                query = query.where(col(Activity.status) == status)
             if room is not None:
-                query = query.where(Activity.room_wxid == self.resolve_room(session, room).wxid)
+                query = query.where(col(Activity.room_wxid) == self.resolve_room(session, room).wxid)
             activities = list(session.execute(query).scalars())
             topics = self._room_topics(session, sorted({a.room_wxid for a in activities if a.room_wxid}))
             return [
@@ -475,8 +475,8 @@ class Admin:
             entries = list(
                 session.execute(
                     select(ActivityEntry)
-                    .where(ActivityEntry.activity_id == activity_id)
-                    .order_by(ActivityEntry.period, ActivityEntry.seq)
+                    .where(col(ActivityEntry.activity_id) == activity_id)
+                    .order_by(col(ActivityEntry.period), col(ActivityEntry.seq))
                 ).scalars()
             )
             names = directory.display_names(
@@ -587,9 +587,9 @@ class Admin:
     def list_tasks(self, status: str = "active") -> list[TaskView]:
         _check_choice(status, TASK_STATUSES, "--status")
         with session_scope(self.engine) as session:
-            query = select(BotTask).order_by(BotTask.id.desc())
+            query = select(BotTask).order_by(col(BotTask.id).desc())
             if status != "all":
-                query = query.where(BotTask.status == status)
+                query = query.where(col(BotTask.status) == status)
             return [self._task_view(session, task) for task in session.execute(query).scalars()]
 
     def show_task(self, task_id: int) -> TaskView:
@@ -668,7 +668,7 @@ class Admin:
     def delete_task(self, task_id: int) -> None:
         with session_scope(self.engine) as session:
             self._get_task(session, task_id)
-            session.execute(delete(BotTask).where(BotTask.id == task_id))
+            session.execute(delete(BotTask).where(col(BotTask.id) == task_id))
 
     # -- contacts and rooms -------------------------------------------------------------------------
 
@@ -687,7 +687,9 @@ class Admin:
         if not wxids:
             return {}
         keys = {ledger.member_key(wxid): wxid for wxid in wxids}
-        rows = session.execute(select(Account.key, Account.balance).where(Account.key.in_(keys)))
+        rows = session.execute(
+            select(col(Account.key), col(Account.balance)).where(col(Account.key).in_(keys))
+        )
         return {keys[key]: balance for key, balance in rows}
 
     def list_contacts(self, search: str | None = None, limit: int | None = None) -> list[ContactView]:
@@ -697,7 +699,7 @@ class Admin:
                 _("invalid limit {value!r}: use a whole number of 1 or more").format(value=limit)
             )
         with session_scope(self.engine) as session:
-            query = select(Contact).order_by(Contact.wxid)
+            query = select(Contact).order_by(col(Contact.wxid))
             if search:
                 pattern = f"%{search.lower()}%"
                 query = query.where(
@@ -715,7 +717,7 @@ class Admin:
 
     def show_contact(self, wxid: str) -> ContactDetail:
         with session_scope(self.engine) as session:
-            contact = session.execute(select(Contact).where(Contact.wxid == wxid)).scalars().first()
+            contact = session.execute(select(Contact).where(col(Contact.wxid) == wxid)).scalars().first()
             if contact is None:
                 raise UsageError(
                     _(
@@ -724,13 +726,16 @@ class Admin:
                     ).format(value=wxid)
                 )
             memberships = session.execute(
-                select(RoomMember.room_wxid, Room.topic, RoomMember.display_name)
-                .join(Room, Room.wxid == RoomMember.room_wxid, isouter=True)
-                .where(RoomMember.contact_wxid == wxid)
-                .order_by(RoomMember.room_wxid)
+                select(col(RoomMember.room_wxid), col(Room.topic), col(RoomMember.display_name))
+                .join(Room, col(Room.wxid) == col(RoomMember.room_wxid), isouter=True)
+                .where(col(RoomMember.contact_wxid) == wxid)
+                .order_by(col(RoomMember.room_wxid))
             ).all()
             entries = (
-                session.execute(select(func.count()).where(ActivityEntry.contact_wxid == wxid)).scalar() or 0
+                session.execute(
+                    select(func.count()).where(col(ActivityEntry.contact_wxid) == wxid)
+                ).scalar()
+                or 0
             )
             balance = ledger.balance(session, ledger.member_key(wxid))
             return ContactDetail(
@@ -746,9 +751,9 @@ class Admin:
 
     def list_rooms(self, search: str | None = None, include_inactive: bool = False) -> list[RoomView]:
         with session_scope(self.engine) as session:
-            query = select(Room).order_by(Room.topic, Room.wxid)
+            query = select(Room).order_by(col(Room.topic), col(Room.wxid))
             if not include_inactive:
-                query = query.where(Room.active.is_(True))
+                query = query.where(col(Room.active).is_(True))
             if search:
                 pattern = f"%{search.lower()}%"
                 query = query.where(
@@ -764,10 +769,10 @@ class Admin:
         with session_scope(self.engine) as session:
             room = self.resolve_room(session, value)
             rows = session.execute(
-                select(RoomMember.contact_wxid, RoomMember.display_name, Contact.name)
-                .join(Contact, Contact.wxid == RoomMember.contact_wxid, isouter=True)
-                .where(RoomMember.room_wxid == room.wxid)
-                .order_by(RoomMember.id)
+                select(col(RoomMember.contact_wxid), col(RoomMember.display_name), col(Contact.name))
+                .join(Contact, col(Contact.wxid) == col(RoomMember.contact_wxid), isouter=True)
+                .where(col(RoomMember.room_wxid) == room.wxid)
+                .order_by(col(RoomMember.id))
             ).all()
             members = []
             for wxid, room_name, contact_name in rows:
@@ -779,7 +784,9 @@ class Admin:
                 )
             open_count = (
                 session.execute(
-                    select(func.count()).where(Activity.room_wxid == room.wxid, Activity.status == "open")
+                    select(func.count()).where(
+                        col(Activity.room_wxid) == room.wxid, col(Activity.status) == "open"
+                    )
                 ).scalar()
                 or 0
             )
@@ -822,9 +829,9 @@ class Admin:
         with session_scope(self.engine) as session:
             self._require_known_member(session, wxid)
             previous = session.execute(
-                select(Account.key, LedgerEntry.delta)
-                .join(Account, Account.id == LedgerEntry.account_id)
-                .where(LedgerEntry.transfer_key == transfer_key)
+                select(col(Account.key), col(LedgerEntry.delta))
+                .join(Account, col(Account.id) == col(LedgerEntry.account_id))
+                .where(col(LedgerEntry.transfer_key) == transfer_key)
             ).all()
             if previous:
                 if sorted(previous) != sorted([(from_key, -amount), (to_key, amount)]):
@@ -870,9 +877,9 @@ class Admin:
         with session_scope(self.engine) as session:
             rows = session.execute(
                 select(LedgerEntry)
-                .join(Account, Account.id == LedgerEntry.account_id)
-                .where(Account.key == ledger.member_key(wxid))
-                .order_by(LedgerEntry.id.desc())
+                .join(Account, col(Account.id) == col(LedgerEntry.account_id))
+                .where(col(Account.key) == ledger.member_key(wxid))
+                .order_by(col(LedgerEntry.id).desc())
                 .limit(limit)
             ).scalars()
             return [

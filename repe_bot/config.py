@@ -119,7 +119,6 @@ class SendingSettings(_Section):
     retry_base_seconds: float = Field(default=5.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
-    room_replies_per_minute: int = Field(default=10, ge=1)
 
 
 class TaskSettings(_Section):

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot.db.models import Contact, Room, RoomMember
 
@@ -123,10 +123,14 @@ def replace_room_members(session: Session, room_wxid: str, members: Sequence[Mem
     """Make the stored member list of a room equal to ``members``."""
     keep = [m.contact_wxid for m in members]
     session.execute(
-        delete(RoomMember).where(RoomMember.room_wxid == room_wxid, RoomMember.contact_wxid.not_in(keep))
+        delete(RoomMember).where(
+            col(RoomMember.room_wxid) == room_wxid, col(RoomMember.contact_wxid).not_in(keep)
+        )
     )
     add_room_members(session, room_wxid, members, now)
-    session.execute(update(Room).where(Room.wxid == room_wxid).values(member_count=len(members), updated_at=now))
+    session.execute(
+        update(Room).where(col(Room.wxid) == room_wxid).values(member_count=len(members), updated_at=now)
+    )
     return len(members)
 
 
@@ -150,20 +154,24 @@ def add_room_members(session: Session, room_wxid: str, members: Iterable[MemberI
 
 def remove_room_members(session: Session, room_wxid: str, contact_wxids: Iterable[str], now: datetime) -> None:
     session.execute(
-        delete(RoomMember).where(RoomMember.room_wxid == room_wxid, RoomMember.contact_wxid.in_(list(contact_wxids)))
+        delete(RoomMember).where(
+            col(RoomMember.room_wxid) == room_wxid, col(RoomMember.contact_wxid).in_(list(contact_wxids))
+        )
     )
-    count = session.execute(select(func.count()).where(RoomMember.room_wxid == room_wxid)).scalar() or 0
-    session.execute(update(Room).where(Room.wxid == room_wxid).values(member_count=count, updated_at=now))
+    count = session.execute(select(func.count()).where(col(RoomMember.room_wxid) == room_wxid)).scalar() or 0
+    session.execute(
+        update(Room).where(col(Room.wxid) == room_wxid).values(member_count=count, updated_at=now)
+    )
 
 
 def set_room_topic(session: Session, room_wxid: str, topic: str, now: datetime) -> None:
     upsert_rooms(session, [RoomInfo(room_wxid, topic)], now)
-    count = session.execute(select(func.count()).where(RoomMember.room_wxid == room_wxid)).scalar() or 0
-    session.execute(update(Room).where(Room.wxid == room_wxid).values(member_count=count))
+    count = session.execute(select(func.count()).where(col(RoomMember.room_wxid) == room_wxid)).scalar() or 0
+    session.execute(update(Room).where(col(Room.wxid) == room_wxid).values(member_count=count))
 
 
 def set_room_active(session: Session, room_wxid: str, active: bool, now: datetime) -> None:
-    session.execute(update(Room).where(Room.wxid == room_wxid).values(active=active, updated_at=now))
+    session.execute(update(Room).where(col(Room.wxid) == room_wxid).values(active=active, updated_at=now))
 
 
 def fallback_name(wxid: str, template: str) -> str:
@@ -178,14 +186,16 @@ def display_names(
     unique = list(dict.fromkeys(wxids))
     if room_wxid is not None and unique:
         rows = session.execute(
-            select(RoomMember.contact_wxid, RoomMember.display_name).where(
-                RoomMember.room_wxid == room_wxid, RoomMember.contact_wxid.in_(unique)
+            select(col(RoomMember.contact_wxid), col(RoomMember.display_name)).where(
+                col(RoomMember.room_wxid) == room_wxid, col(RoomMember.contact_wxid).in_(unique)
             )
         ).all()
         names.update({wxid: name for wxid, name in rows if name and name.strip()})
     missing = [wxid for wxid in unique if wxid not in names]
     if missing:
-        rows = session.execute(select(Contact.wxid, Contact.name).where(Contact.wxid.in_(missing))).all()
+        rows = session.execute(
+            select(col(Contact.wxid), col(Contact.name)).where(col(Contact.wxid).in_(missing))
+        ).all()
         names.update({wxid: name for wxid, name in rows if name and name.strip()})
     for wxid in unique:
         names.setdefault(wxid, fallback_name(wxid, fallback_template))
@@ -194,7 +204,7 @@ def display_names(
 
 def find_room(session: Session, wxid_or_topic: str) -> list[Room]:
     """Return the rooms whose wxid or topic equals the argument (several when topics repeat)."""
-    by_id = session.execute(select(Room).where(Room.wxid == wxid_or_topic)).scalars().all()
+    by_id = session.execute(select(Room).where(col(Room.wxid) == wxid_or_topic)).scalars().all()
     if by_id:
         return list(by_id)
-    return list(session.execute(select(Room).where(Room.topic == wxid_or_topic)).scalars().all())
+    return list(session.execute(select(Room).where(col(Room.topic) == wxid_or_topic)).scalars().all())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot.db.models import (
     ACCOUNT_ESCROW,
@@ -50,17 +50,21 @@ def funder_key(funder_wxid: str | None) -> str:
 
 def ensure_account(session: Session, key: str, now: datetime) -> tuple[int, int]:
     """Return (id, balance) of the account ``key``, creating it with balance 0 when missing."""
-    row = session.execute(select(Account.id, Account.balance).where(Account.key == key)).first()
+    row = session.execute(
+        select(col(Account.id), col(Account.balance)).where(col(Account.key) == key)
+    ).first()
     if row is not None:
         return row[0], row[1]
 
     kind, contact_wxid, activity_id = _describe_key(key)
-    result = session.execute(
+    result = session.exec(
         insert(Account).values(
             key=key, kind=kind, contact_wxid=contact_wxid, activity_id=activity_id, balance=0, created_at=now
         )
     )
-    return int(result.inserted_primary_key[0]), 0
+    primary_key = result.inserted_primary_key
+    assert primary_key is not None, "a single-row INSERT always reports its autoincrement key"
+    return int(primary_key[0]), 0
 
 
 def _describe_key(key: str) -> tuple[str, str | None, int | None]:
@@ -75,7 +79,7 @@ def _describe_key(key: str) -> tuple[str, str | None, int | None]:
 
 
 def balance(session: Session, key: str) -> int:
-    value = session.execute(select(Account.balance).where(Account.key == key)).scalar()
+    value = session.execute(select(col(Account.balance)).where(col(Account.key) == key)).scalar()
     return int(value or 0)
 
 
@@ -112,7 +116,9 @@ def transfer(
         raise ValueError(f"transfer from {from_key} to itself")
 
     debit_key = f"{idempotency_key}:debit"
-    seen = session.execute(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == debit_key)).first()
+    seen = session.execute(
+        select(col(LedgerEntry.id)).where(col(LedgerEntry.idempotency_key) == debit_key)
+    ).first()
     if seen is not None:
         return Transfer(applied=False)
 
@@ -121,15 +127,21 @@ def transfer(
 
     debited = session.execute(
         update(Account)
-        .where(Account.id == from_id, (Account.balance >= amount) | (Account.kind == ACCOUNT_TREASURY))
-        .values(balance=Account.balance - amount)
-        .returning(Account.balance)
+        .where(
+            col(Account.id) == from_id,
+            (col(Account.balance) >= amount) | (col(Account.kind) == ACCOUNT_TREASURY),
+        )
+        .values(balance=col(Account.balance) - amount)
+        .returning(col(Account.balance))
     ).first()
     if debited is None:
         raise InsufficientBalance(from_key, from_balance, amount)
 
     credited = session.execute(
-        update(Account).where(Account.id == to_id).values(balance=Account.balance + amount).returning(Account.balance)
+        update(Account)
+        .where(col(Account.id) == to_id)
+        .values(balance=col(Account.balance) + amount)
+        .returning(col(Account.balance))
     ).one()
 
     common = {
@@ -162,11 +174,19 @@ def verify(session: Session) -> list[str]:
     problems: list[str] = []
 
     sums = dict(
-        session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.delta)).group_by(LedgerEntry.account_id)).all()
+        session.execute(
+            select(col(LedgerEntry.account_id), func.sum(LedgerEntry.delta)).group_by(
+                col(LedgerEntry.account_id)
+            )
+        ).all()
     )
-    newest_ids = select(func.max(LedgerEntry.id)).group_by(LedgerEntry.account_id)
+    newest_ids = select(func.max(LedgerEntry.id)).group_by(col(LedgerEntry.account_id))
     newest = dict(
-        session.execute(select(LedgerEntry.account_id, LedgerEntry.balance_after).where(LedgerEntry.id.in_(newest_ids))).all()
+        session.execute(
+            select(col(LedgerEntry.account_id), col(LedgerEntry.balance_after)).where(
+                col(LedgerEntry.id).in_(newest_ids)
+            )
+        ).all()
     )
 
     total = 0
@@ -185,10 +205,17 @@ def verify(session: Session) -> list[str]:
         problems.append(f"balances sum to {total}, expected 0")
 
     open_escrows = session.execute(
-        select(Activity.id, func.coalesce(func.sum(ActivityPeriod.funded - ActivityPeriod.paid), 0))
-        .join(ActivityPeriod, ActivityPeriod.activity_id == Activity.id)
-        .where(Activity.status == "open", ActivityPeriod.settled.is_(False), ActivityPeriod.funded > 0)
-        .group_by(Activity.id)
+        select(
+            col(Activity.id),
+            func.coalesce(func.sum(col(ActivityPeriod.funded) - col(ActivityPeriod.paid)), 0),
+        )
+        .join(ActivityPeriod, col(ActivityPeriod.activity_id) == col(Activity.id))
+        .where(
+            col(Activity.status) == "open",
+            col(ActivityPeriod.settled).is_(False),
+            col(ActivityPeriod.funded) > 0,
+        )
+        .group_by(col(Activity.id))
     ).all()
     for activity_id, expected in open_escrows:
         held = balance(session, escrow_key(activity_id))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot.db.models import OutboxMessage
 
@@ -45,10 +45,12 @@ def enqueue(
 ) -> int | None:
     """Add one outgoing message; with a ``dedupe_key`` seen before, add nothing and return None."""
     if dedupe_key is not None:
-        exists = session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first()
+        exists = session.execute(
+            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == dedupe_key)
+        ).first()
         if exists is not None:
             return None
-    result = session.execute(
+    result = session.exec(
         insert(OutboxMessage).values(
             conversation_wxid=conversation_wxid,
             is_room=is_room,
@@ -66,7 +68,9 @@ def enqueue(
             error="",
         )
     )
-    return int(result.inserted_primary_key[0])
+    primary_key = result.inserted_primary_key
+    assert primary_key is not None, "a single-row INSERT always reports its autoincrement key"
+    return int(primary_key[0])
 
 
 @dataclass
@@ -83,7 +87,9 @@ class Batch:
 
 def recover_interrupted(session: Session) -> int:
     """Put rows left in ``sending`` by a crash back to ``pending``; return how many."""
-    result = session.execute(update(OutboxMessage).where(OutboxMessage.status == SENDING).values(status=PENDING))
+    result = session.exec(
+        update(OutboxMessage).where(col(OutboxMessage.status) == SENDING).values(status=PENDING)
+    )
     count = result.rowcount or 0
     if count:
         log.warning("outbox: %d message(s) were being sent when the bot stopped; they will be sent again", count)
@@ -91,7 +97,9 @@ def recover_interrupted(session: Session) -> int:
 
 
 def next_due_at(session: Session) -> datetime | None:
-    value = session.execute(select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)).scalar()
+    value = session.execute(
+        select(func.min(OutboxMessage.not_before)).where(col(OutboxMessage.status) == PENDING)
+    ).scalar()
     return value
 
 
@@ -123,10 +131,12 @@ def _merge_rows(rows: list[OutboxMessage], max_mentions: int) -> Batch:
     )
 
 
-def _due_query(now: datetime, exclude_conversations: AbstractSet[str]) -> Select[tuple[OutboxMessage]]:
-    query = select(OutboxMessage).where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now)
+def _due_query(now: datetime, exclude_conversations: AbstractSet[str]) -> Select[OutboxMessage]:
+    query = select(OutboxMessage).where(
+        col(OutboxMessage.status) == PENDING, col(OutboxMessage.not_before) <= now
+    )
     if exclude_conversations:
-        query = query.where(OutboxMessage.conversation_wxid.not_in(exclude_conversations))
+        query = query.where(col(OutboxMessage.conversation_wxid).not_in(exclude_conversations))
     return query
 
 
@@ -148,7 +158,9 @@ def claim_next(
     messages rather than one with hundreds of mentions.
     """
     query = _due_query(now, exclude_conversations)
-    head = session.execute(query.order_by(OutboxMessage.not_before, OutboxMessage.id).limit(1)).scalars().first()
+    head = session.execute(
+        query.order_by(col(OutboxMessage.not_before), col(OutboxMessage.id)).limit(1)
+    ).scalars().first()
     if head is None:
         return None
 
@@ -158,27 +170,31 @@ def claim_next(
             session.execute(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.status == PENDING,
-                    OutboxMessage.coalesce_key == head.coalesce_key,
-                    OutboxMessage.conversation_wxid == head.conversation_wxid,
+                    col(OutboxMessage.status) == PENDING,
+                    col(OutboxMessage.coalesce_key) == head.coalesce_key,
+                    col(OutboxMessage.conversation_wxid) == head.conversation_wxid,
                 )
-                .order_by(OutboxMessage.id)
+                .order_by(col(OutboxMessage.id))
                 .limit(max_mentions)
             ).scalars()
         )
 
     batch = _merge_rows(rows, max_mentions)
-    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(batch.row_ids)).values(status=SENDING))
+    session.execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(batch.row_ids)).values(status=SENDING)
+    )
     return batch
 
 
 def mark_sent(session: Session, batch: Batch, now: datetime) -> None:
     first, *rest = batch.row_ids
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == first).values(status=SENT, sent_at=now))
+    session.execute(
+        update(OutboxMessage).where(col(OutboxMessage.id) == first).values(status=SENT, sent_at=now)
+    )
     if rest:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(rest))
+            .where(col(OutboxMessage.id).in_(rest))
             .values(status=MERGED, sent_at=now, merged_into=first)
         )
 
@@ -191,7 +207,7 @@ def mark_failed(
     give_up = attempts >= max_attempts
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(batch.row_ids))
+        .where(col(OutboxMessage.id).in_(batch.row_ids))
         .values(
             status=FAILED if give_up else PENDING,
             attempts=attempts,
@@ -204,13 +220,15 @@ def mark_failed(
 
 def last_sent_per_conversation(session: Session) -> dict[str, datetime]:
     rows = session.execute(
-        select(OutboxMessage.conversation_wxid, func.max(OutboxMessage.sent_at))
-        .where(OutboxMessage.status == SENT)
-        .group_by(OutboxMessage.conversation_wxid)
+        select(col(OutboxMessage.conversation_wxid), func.max(OutboxMessage.sent_at))
+        .where(col(OutboxMessage.status) == SENT)
+        .group_by(col(OutboxMessage.conversation_wxid))
     ).all()
     return {wxid: sent_at for wxid, sent_at in rows if sent_at is not None}
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    rows = session.execute(
+        select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
+    ).all()
     return {status: int(count) for status, count in rows}

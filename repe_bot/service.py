@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot import outbox
 from repe_bot.activities import ActivityEngine
@@ -70,11 +72,63 @@ class PassphraseHandler:
 
     name = "passphrase"
 
-    def __init__(self, activities: ActivityEngine) -> None:
+    def __init__(self, activities: ActivityEngine, index: OpenPassphraseIndex | None = None) -> None:
         self.activities = activities
+        self.index = index
 
     def match(self, session: Session, message: IncomingMessage, parsed: ParsedText) -> Activity | None:
+        if self.index is not None and not self.index.may_match(message.room_id, parsed.normalized):
+            return None
         return self.activities.find_open(session, message.room_id, parsed.normalized)
+
+
+class OpenPassphraseIndex:
+    """The (room, passphrase) pairs of open activities, so that ordinary chat runs no query.
+
+    On a SQLite file, ``PRAGMA data_version`` read on a private connection changes whenever any
+    other connection commits a change, from this process or another one such as the CLI, so the
+    set is reloaded after each commit and never lags the database. Other databases and in-memory
+    SQLite have no such signal, and there ``may_match`` always returns True.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url
+        database = url.database or ""
+        file_backed = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+        self._path = database if file_backed and not database.startswith("file:") else None
+        self._connection: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._keys: frozenset[tuple[str, str]] = frozenset()
+        self._lock = threading.Lock()
+
+    def may_match(self, room_wxid: str | None, passphrase: str) -> bool:
+        """Return False only when no open activity of ``room_wxid`` has ``passphrase``."""
+        if self._path is None:
+            return True
+        with self._lock:
+            try:
+                self._reload_if_changed()
+            except sqlite3.Error as error:
+                log.warning("open-passphrase index unavailable, querying per message: %r", error)
+                self._version = None
+                return True
+            # A private activity has no room; '' stands for it, so the check errs towards a query.
+            return (room_wxid or "", passphrase) in self._keys
+
+    def _reload_if_changed(self) -> None:
+        if self._connection is None:
+            assert self._path is not None
+            self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        version = self._connection.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version:
+            return
+        # Read the version first: a commit landing between the two statements changes it again,
+        # so the next call reloads rather than keeping a set older than the database.
+        rows = self._connection.execute(
+            "SELECT coalesce(room_wxid, ''), passphrase FROM activity WHERE status = 'open'"
+        ).fetchall()
+        self._keys = frozenset((room, passphrase) for room, passphrase in rows)
+        self._version = version
 
     def run(self, session: Session, message: IncomingMessage, matched: Activity, now: datetime) -> str:
         result = self.activities.join(
@@ -102,7 +156,7 @@ class MessageService:
         self.bot_id: str | None = None
         self.bot_name: str = ""
         self.handlers: list[Handler] = []
-        self.passphrases = PassphraseHandler(self.activities)
+        self.passphrases = PassphraseHandler(self.activities, OpenPassphraseIndex(engine))
         self.max_age = timedelta(seconds=settings.bot.max_message_age_seconds)
 
     def add_handler(self, handler: Handler) -> None:
@@ -160,7 +214,7 @@ class MessageService:
             self.activities.settle_past_days(session, now)
             self.tasks.run_due(session, now)
             cutoff = now - timedelta(days=self.settings.database.processed_retention_days)
-            session.execute(delete(ProcessedMessage).where(ProcessedMessage.seen_at < cutoff))
+            session.execute(delete(ProcessedMessage).where(col(ProcessedMessage.seen_at) < cutoff))
 
             candidates = [
                 self.activities.next_deadline(session),
@@ -187,13 +241,15 @@ class MessageService:
 def mark_processed(session: Session, message_id: str, now: datetime) -> bool:
     """Record ``message_id`` as processed; return False when it already was."""
     if session.get_bind().dialect.name == "sqlite":
-        result = session.execute(
+        result = session.exec(
             sqlite_insert(ProcessedMessage)
             .values(message_id=message_id, seen_at=now)
             .on_conflict_do_nothing(index_elements=["message_id"])
         )
         return bool(result.rowcount)
-    exists = session.execute(select(ProcessedMessage.message_id).where(ProcessedMessage.message_id == message_id)).first()
+    exists = session.execute(
+        select(col(ProcessedMessage.message_id)).where(col(ProcessedMessage.message_id) == message_id)
+    ).first()
     if exists:
         return False
     session.add(ProcessedMessage(message_id=message_id, seen_at=now))

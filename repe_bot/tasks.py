@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from croniter import croniter
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from repe_bot import outbox
 from repe_bot.activities import UsageError
@@ -142,7 +142,11 @@ class TaskScheduler:
         """Send or skip every due slot; return (task id, slot, sent) for each slot handled."""
         handled: list[tuple[int, datetime, bool]] = []
         due = session.execute(
-            select(BotTask).where(BotTask.status == "active", BotTask.next_run_at.is_not(None), BotTask.next_run_at <= now)
+            select(BotTask).where(
+                col(BotTask.status) == "active",
+                col(BotTask.next_run_at).is_not(None),
+                col(BotTask.next_run_at) <= now,
+            )
         ).scalars().all()
         for task in due:
             handled.extend(self._run_task(session, task, now))
@@ -151,7 +155,7 @@ class TaskScheduler:
     def _run_task(self, session: Session, task: BotTask, now: datetime) -> list[tuple[int, datetime, bool]]:
         assert task.id is not None and task.next_run_at is not None
         handled = []
-        slot = as_utc(task.next_run_at)
+        slot: datetime | None = as_utc(task.next_run_at)
         latest_sendable: datetime | None = None
         skipped = 0
 
@@ -194,4 +198,6 @@ class TaskScheduler:
         return handled
 
     def next_due(self, session: Session) -> datetime | None:
-        return session.execute(select(func.min(BotTask.next_run_at)).where(BotTask.status == "active")).scalar()
+        return session.execute(
+            select(func.min(BotTask.next_run_at)).where(col(BotTask.status) == "active")
+        ).scalar()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from repe_bot.adapter.demo import bundled_scenario, create_scenario_setup
+from repe_bot.adapter.demo import bundled_scenario, create_scenario_setup, with_scenario_admins
 from repe_bot.adapter.runtime import BotRuntime, prepare_database
 from repe_bot.adapter.scenario import Scenario, build_puppet, load_scenario
 from repe_bot.adapter.simulator import SentMessage, SimulatorPuppet
@@ -122,6 +122,7 @@ class SimulatorConsole:
 
 async def _session(settings: Settings, scenario: Scenario, member: str | None, room: str | None,
                    read_line: InputFunction, console: Console) -> int:
+    settings = with_scenario_admins(settings, scenario)
     engine = prepare_database(settings)
     puppet = build_puppet(scenario)
     session = SimulatorConsole(puppet, scenario, console)

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from repe_bot import directory, ledger
 from repe_bot.activities import ActivitySpec, UsageError
@@ -76,7 +77,7 @@ def create_scenario_setup(runtime: BotRuntime, scenario: Scenario) -> None:
 
         for options in scenario.tasks:
             name = options.get("name", "")
-            if name and session.execute(select(BotTask.id).where(BotTask.name == name)).first():
+            if name and session.execute(select(col(BotTask.id)).where(col(BotTask.name) == name)).first():
                 continue
             targets = [Target("room", options["room"])] if options.get("room") else [Target("contact", options["contact"])]
             delay = options.get("delay_seconds")
@@ -120,7 +121,7 @@ def print_tables(console: Console, engine: Engine, settings: Settings) -> None:
     """Print the final activities, entries and balances."""
     unnamed = settings.templates.unnamed
     with session_scope(engine) as session:
-        activities = session.execute(select(Activity).order_by(Activity.id)).scalars().all()
+        activities = session.execute(select(Activity).order_by(col(Activity.id))).scalars().all()
         table = Table(title=_("Activities"))
         for header in (_("ID"), _("Name"), _("Passphrase"), _("Kind"), _("Status"), _("Joined"), _("Paid")):
             table.add_column(header)
@@ -129,7 +130,7 @@ def print_tables(console: Console, engine: Engine, settings: Settings) -> None:
                           str(a.paid_total))
         console.print(table)
 
-        entries = session.execute(select(ActivityEntry).order_by(ActivityEntry.id)).scalars().all()
+        entries = session.execute(select(ActivityEntry).order_by(col(ActivityEntry.id))).scalars().all()
         names = directory.display_names(session, [e.contact_wxid for e in entries], None, unnamed)
         table = Table(title=_("Entries"))
         for header in (_("Activity"), _("Member"), _("Day"), _("Reward"), _("Cost")):
@@ -139,7 +140,9 @@ def print_tables(console: Console, engine: Engine, settings: Settings) -> None:
         console.print(table)
 
         accounts = session.execute(
-            select(Account).where(Account.kind == "member").order_by(Account.balance.desc(), Account.key)
+            select(Account)
+            .where(col(Account.kind) == "member")
+            .order_by(col(Account.balance).desc(), col(Account.key))
         ).scalars().all()
         names = directory.display_names(session, [a.contact_wxid or "" for a in accounts], None, unnamed)
         table = Table(title=_("Balances"))
@@ -157,8 +160,15 @@ def print_tables(console: Console, engine: Engine, settings: Settings) -> None:
         console.print(f"[green]{_('Ledger verified: every balance equals the sum of its entries.')}[/green]")
 
 
+def with_scenario_admins(settings: Settings, scenario: Scenario) -> Settings:
+    """Return ``settings`` with the scenario's admins added to ``bot.admins``."""
+    admins = [*settings.bot.admins, *(a for a in scenario.bot.admins if a not in settings.bot.admins)]
+    return settings.model_copy(update={"bot": settings.bot.model_copy(update={"admins": admins})})
+
+
 async def _run(settings: Settings, engine: Engine, scenario: Scenario, *, exit_when_done: bool,
                console: Console) -> int:
+    settings = with_scenario_admins(settings, scenario)
     puppet = build_puppet(scenario)
     printer = ConversationPrinter(console, scenario)
     puppet.on_send = printer.bot
@@ -203,10 +213,12 @@ def demo_settings(settings: Settings, database: Path, speed: float) -> Settings:
     """Return ``settings`` for a demo run: its own SQLite file and faster pacing than production.
 
     The demo talks to a simulated account, so it sends up to 600 messages a minute with 0.3 s
-    between two messages to one room, where the production defaults are 20 and 3 s.
+    between two messages to one room, where the production defaults are 20 and 3 s, and lifts the
+    per-room cap on command replies.
     """
     return settings.model_copy(
         update={
+            "commands": settings.commands.model_copy(update={"room_replies_per_minute": 600}),
             "database": settings.database.model_copy(update={"url": f"sqlite:///{database.resolve()}"}),
             "sending": settings.sending.model_copy(
                 update={"per_minute": 600, "conversation_spacing_seconds": 0.3, "jitter_seconds": 0.1,

@@ -72,6 +72,7 @@ _TOP_LEVEL_KEYS = (
 class BotSpec:
     id: str
     name: str
+    admins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -337,11 +338,12 @@ class _ScenarioParser:
         raise ScenarioError(f"{self.source}: {location}: {problem}")
 
     def _parse_bot(self, table: _Table) -> BotSpec:
-        table.check_keys(("id", "name"))
+        table.check_keys(("id", "name", "admins"))
         bot_id = table.string("id", non_empty=True)
         if "@" in bot_id:
             table.fail("contains '@', which marks room ids; use the bot's wxid, e.g. \"wxid_repe_bot\"", "id")
-        return BotSpec(id=bot_id, name=table.string("name", non_empty=True))
+        admins = tuple(table.string_list("admins") or ())
+        return BotSpec(id=bot_id, name=table.string("name", non_empty=True), admins=admins)
 
     def _parse_contact(self, table: _Table) -> None:
         table.check_keys(("id", "name", "alias", "friend"))

@@ -7,6 +7,7 @@ so the event loop keeps handling messages while a large account syncs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -122,7 +123,7 @@ class DirectorySync:
 
             member_payloads = await _gather_bounded(
                 member_ids,
-                lambda member_id, rid=room_id: self.puppet.room_member_payload(rid, member_id),
+                functools.partial(self.puppet.room_member_payload, room_id),
                 self.concurrency,
             )
             infos = [
