@@ -346,7 +346,7 @@ class ActivityEngine:
                 joined_at=now,
             )
         ).inserted_primary_key
-        assert inserted_key is not None, "a single-row INSERT always reports its autoincrement key"
+        assert inserted_key is not None, "a single-row INSERT reports its autoincrement primary key"
         entry_id = inserted_key[0]
 
         entry_key = f"{activity.id}:{period}:{contact_wxid}"

@@ -63,7 +63,7 @@ def ensure_account(session: Session, key: str, now: datetime) -> tuple[int, int]
         )
     )
     primary_key = result.inserted_primary_key
-    assert primary_key is not None, "a single-row INSERT always reports its autoincrement key"
+    assert primary_key is not None, "a single-row INSERT reports its autoincrement primary key"
     return int(primary_key[0]), 0
 
 

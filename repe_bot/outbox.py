@@ -69,7 +69,7 @@ def enqueue(
         )
     )
     primary_key = result.inserted_primary_key
-    assert primary_key is not None, "a single-row INSERT always reports its autoincrement key"
+    assert primary_key is not None, "a single-row INSERT reports its autoincrement primary key"
     return int(primary_key[0])
 
 

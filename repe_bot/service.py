@@ -81,6 +81,12 @@ class PassphraseHandler:
             return None
         return self.activities.find_open(session, message.room_id, parsed.normalized)
 
+    def run(self, session: Session, message: IncomingMessage, matched: Activity, now: datetime) -> str:
+        result = self.activities.join(
+            session, matched, message.talker_id, now, contact_name=message.talker_name, message_id=message.id
+        )
+        return result.status
+
 
 class OpenPassphraseIndex:
     """The (room, passphrase) pairs of open activities, so that ordinary chat runs no query.
@@ -100,6 +106,7 @@ class OpenPassphraseIndex:
         self._version: int | None = None
         self._keys: frozenset[tuple[str, str]] = frozenset()
         self._lock = threading.Lock()
+        self._warned = False
 
     def may_match(self, room_wxid: str | None, passphrase: str) -> bool:
         """Return False only when no open activity of ``room_wxid`` has ``passphrase``."""
@@ -109,7 +116,9 @@ class OpenPassphraseIndex:
             try:
                 self._reload_if_changed()
             except sqlite3.Error as error:
-                log.warning("open-passphrase index unavailable, querying per message: %r", error)
+                if not self._warned:
+                    log.warning("open-passphrase index unavailable, querying per message: %r", error)
+                    self._warned = True
                 self._version = None
                 return True
             # A private activity has no room; '' stands for it, so the check errs towards a query.
@@ -129,12 +138,6 @@ class OpenPassphraseIndex:
         ).fetchall()
         self._keys = frozenset((room, passphrase) for room, passphrase in rows)
         self._version = version
-
-    def run(self, session: Session, message: IncomingMessage, matched: Activity, now: datetime) -> str:
-        result = self.activities.join(
-            session, matched, message.talker_id, now, contact_name=message.talker_name, message_id=message.id
-        )
-        return result.status
 
 
 class MessageService:
@@ -190,7 +193,11 @@ class MessageService:
         if not parsed.normalized:
             return "ignored"
 
-        with session_scope(self.engine) as session:
+        # The session begins its transaction (BEGIN IMMEDIATE) at its first query, so a message that
+        # no handler matches without querying costs no database round trip. Leaving the block
+        # without commit() rolls back, which for the read-only "duplicate" and "ignored" paths
+        # changes nothing.
+        with Session(self.engine, expire_on_commit=False) as session:
             for handler in (*self.handlers, self.passphrases):
                 matched = handler.match(session, message, parsed)
                 if matched is None:
@@ -198,6 +205,7 @@ class MessageService:
                 if not mark_processed(session, message.id, now):
                     return "duplicate"
                 outcome = handler.run(session, message, matched, now)
+                session.commit()
                 log.info("message %s from %s in %s: %s -> %s",
                          message.id, message.talker_id, message.room_id or "private", handler.name, outcome)
                 return outcome
