@@ -36,6 +36,12 @@ def _room_text(view: ActivityView) -> str:
     return f"{view.room_topic} ({view.room_wxid})" if view.room_topic else view.room_wxid
 
 
+def _funder_text(view: ActivityView) -> str:
+    if view.funder_wxid is None:
+        return _("system treasury")
+    return f"{view.funder_name} ({view.funder_wxid})"
+
+
 def _reward_text(view: ActivityView) -> str:
     if view.reward_mode == "fixed":
         text = _("{amount} points per join").format(amount=view.reward_amount)
@@ -59,7 +65,7 @@ def _print_details(view: ActivityView) -> None:
         (_("Reward"), _reward_text(view)),
         (_("Points required"), view.points_required),
         (_("Points cost"), view.points_cost),
-        (_("Funder"), view.funder_wxid or _("system treasury")),
+        (_("Funder"), _funder_text(view)),
         (_("Deadline"), format_time(view.deadline_at) or _("none")),
         (_("Announcement"), view.announcement),
         (_("Joined"), view.joined_total),
@@ -238,6 +244,7 @@ def list_activities(
         _("Passphrase"),
         _("Joined"),
         _("Points paid"),
+        _("Funder"),
         _("Deadline"),
         caption=zone_caption(get_settings(ctx)),
     )
@@ -251,6 +258,7 @@ def list_activities(
             view.passphrase,
             str(view.joined_total),
             str(view.paid_total),
+            _funder_text(view),
             format_time(view.deadline_at),
         )
     console().print(table)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.activity import activity_app
+from cli.checkin import checkin_app
 from cli.common import (
     N_,
     ReportingGroup,
@@ -40,7 +41,7 @@ app.add_typer(contact_app, name="contact")
 app.add_typer(room_app, name="room")
 app.add_typer(points_app, name="points")
 app.add_typer(bot_app, name="bot")
-# Further command groups (for example `repe checkin`) are registered here with app.add_typer.
+app.add_typer(checkin_app, name="checkin")
 
 
 @app.callback()

@@ -1,8 +1,4 @@
-"""`repe points`: member balances, grants, revokes, history and the ledger check.
-
-Other point commands (for example a leaderboard) belong in this module as further
-``@points_app.command`` functions.
-"""
+"""`repe points`: member balances, grants, revokes, history, the leaderboard and the ledger check."""
 
 from typing import Annotated
 
@@ -24,11 +20,12 @@ from cli.common import (
     print_warning,
     zone_caption,
 )
-from repe_bot.admin import PointsChange
+from repe_bot.admin import LeaderboardView, PointsChange
 from repe_bot.i18n import _
 
 points_app = typer.Typer(
-    help=N_("Member points: balances, grants, revokes and the ledger check."), no_args_is_help=True
+    help=N_("Member points: balances, grants, revokes, the leaderboard and the ledger check."),
+    no_args_is_help=True,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help=N_("Print JSON instead of a table."))]
@@ -150,3 +147,71 @@ def verify(ctx: typer.Context) -> None:
         )
         raise typer.Exit(EXIT_CHECK_FAILED)
     print_success(_("OK: every balance matches the ledger."))
+
+
+def _leaderboard_title(view: LeaderboardView) -> str:
+    if view.room_wxid is None:
+        scope = _("all members")
+    elif view.room_topic:
+        scope = f"{view.room_topic} ({view.room_wxid})"
+    else:
+        scope = view.room_wxid
+    if view.by == "week":
+        return _("Leaderboard by points received since {since}: {scope}").format(
+            since=format_time(view.since), scope=scope
+        )
+    return _("Leaderboard by balance: {scope}").format(scope=scope)
+
+
+@points_app.command(
+    "leaderboard",
+    help=N_("Rank members by points like the 排行榜 chat command; members with 0 points are left out."),
+)
+def leaderboard(
+    ctx: typer.Context,
+    room: Annotated[
+        str | None,
+        typer.Option(
+            "--room",
+            help=N_("Rank the members of this room (wxid or exact topic); by default every member account."),
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help=N_(
+                "balance (current balance) or week (points received since Monday's day reset); "
+                "by default commands.leaderboard_by."
+            ),
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            parser=parse_whole_number,
+            help=N_("Show at most this many members; by default commands.leaderboard_size."),
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    view = get_admin(ctx).points_leaderboard(room, by, limit)
+    if as_json:
+        print_json(view)
+        return
+    if not view.rows:
+        print_message(_leaderboard_title(view))
+        print_message(_("No member has more than 0 points."))
+        return
+    table = new_table(
+        _("Rank"),
+        _("Name"),
+        _("WXID"),
+        _("Points"),
+        title=_leaderboard_title(view),
+        caption=zone_caption(get_settings(ctx)) if view.by == "week" else None,
+    )
+    for row in view.rows:
+        table.add_row(str(row.rank), row.name, row.wxid, str(row.points))
+    console().print(table)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, func, or_, select
@@ -20,6 +20,12 @@ from sqlmodel import Session, col
 from repe_bot import directory, ledger
 from repe_bot.activities import ActivityEngine, ActivitySpec, UsageError
 from repe_bot.clock import ActivityDay, Clock, as_utc, utc_now
+from repe_bot.commands.account import (
+    competition_ranks,
+    member_balances,
+    points_earned_since,
+    room_member_ids,
+)
 from repe_bot.config import Settings
 from repe_bot.db.database import (
     DatabaseError,
@@ -29,7 +35,9 @@ from repe_bot.db.database import (
     session_scope,
     upgrade,
 )
+from repe_bot.db.member_models import CheckIn
 from repe_bot.db.models import (
+    ACCOUNT_MEMBER,
     Account,
     Activity,
     ActivityEntry,
@@ -49,6 +57,8 @@ TASK_STATUSES = ("active", "done", "cancelled", "all")
 ADMIN_KEY_PREFIX = "admin:"
 GRANT_REASON = "admin_grant"
 REVOKE_REASON = "admin_revoke"
+LEADERBOARD_KINDS = ("balance", "week")
+CHECKIN_HISTORY_DAYS = 7
 
 
 # -- views ----------------------------------------------------------------------------------------
@@ -90,6 +100,8 @@ class ActivityView:
     paid_total: int
     escrow_balance: int = 0
     periods: list[PeriodView] = field(default_factory=list)
+    # Funder's name in the activity's room, else contact name, else the fallback; "" for the treasury.
+    funder_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,60 @@ class HistoryRow:
     reason: str
     memo: str
     activity_id: int | None
+
+
+@dataclass(frozen=True)
+class RankView:
+    rank: int
+    wxid: str
+    name: str
+    points: int
+
+
+@dataclass(frozen=True)
+class LeaderboardView:
+    """Members with a score above 0 in rank order.
+
+    ``by`` is "balance" (current balance) or "week" (points received since ``since``).
+    """
+
+    by: str
+    room_wxid: str | None
+    room_topic: str
+    since: datetime | None
+    members: int  # members considered, including those left out for a score of 0
+    rows: list[RankView]
+
+
+@dataclass(frozen=True)
+class CheckinDayView:
+    day: str
+    members: int
+    points: int
+    bonus: int
+
+
+@dataclass(frozen=True)
+class StreakView:
+    rank: int
+    wxid: str
+    name: str
+    streak: int
+    last_day: str
+
+
+@dataclass(frozen=True)
+class CheckinStatsView:
+    """Check-ins on activity day ``day``, current streaks and the days up to ``day``, newest first."""
+
+    day: str
+    room_wxid: str | None
+    room_topic: str
+    members: int
+    points: int
+    bonus: int
+    streaks: list[StreakView]
+    history: list[CheckinDayView]
 
 
 @dataclass
@@ -376,6 +442,11 @@ class Admin:
             ).scalars()
             periods = [PeriodView(p.period, p.joined_count, p.funded, p.paid, p.settled) for p in rows]
             escrow = ledger.balance(session, ledger.escrow_key(activity.id))
+        funder_name = ""
+        if activity.funder_wxid:
+            funder_name = directory.display_names(
+                session, [activity.funder_wxid], activity.room_wxid, self.settings.templates.unnamed
+            )[activity.funder_wxid]
         return ActivityView(
             id=activity.id,
             name=activity.name,
@@ -402,6 +473,7 @@ class Admin:
             paid_total=activity.paid_total,
             escrow_balance=escrow,
             periods=periods,
+            funder_name=funder_name,
         )
 
     def _get_activity(self, session: Session, activity_id: int) -> Activity:
@@ -898,3 +970,141 @@ class Admin:
     def verify_ledger(self) -> list[str]:
         with session_scope(self.engine) as session:
             return ledger.verify(session)
+
+    # -- member statistics --------------------------------------------------------------------------
+
+    def _week_start(self, now: datetime) -> datetime:
+        """Return the UTC start of this week's Monday activity day, as the chat leaderboard counts it."""
+        return self.activities.day.week_start(now)
+
+    def points_leaderboard(
+        self, room: str | None = None, by: str | None = None, limit: int | None = None
+    ) -> LeaderboardView:
+        """Rank members the way the 排行榜 chat command does. Equal scores share a rank and 0 is left out.
+
+        ``room`` (wxid or exact topic) ranks that room's members the way the chat command does; None
+        ranks every contact with a member account. ``by`` and ``limit`` default to the configured
+        ``leaderboard_by`` and ``leaderboard_size``.
+        """
+        config = self.settings.commands
+        by = config.leaderboard_by if by is None else by
+        limit = config.leaderboard_size if limit is None else limit
+        _check_choice(by, LEADERBOARD_KINDS, "--by")
+        if limit < 1:
+            raise UsageError(
+                _("invalid limit {value!r}: use a whole number of 1 or more").format(value=limit)
+            )
+        with session_scope(self.engine) as session:
+            room_wxid: str | None = None
+            room_topic = ""
+            if room is not None:
+                found = self.resolve_room(session, room)
+                room_wxid, room_topic = found.wxid, found.topic
+                members = room_member_ids(session, found.wxid)
+            else:
+                members = list(
+                    session.execute(
+                        select(col(Account.contact_wxid))
+                        .where(col(Account.kind) == ACCOUNT_MEMBER, col(Account.contact_wxid).is_not(None))
+                        .order_by(col(Account.contact_wxid))
+                    ).scalars()
+                )
+
+            since: datetime | None = None
+            if by == "week":
+                since = self._week_start(self.clock())
+                scores = points_earned_since(session, members, since)
+            else:
+                scores = member_balances(session, members)
+            positive = {wxid: score for wxid, score in scores.items() if score > 0}
+            top = competition_ranks(positive)[:limit]
+            names = directory.display_names(
+                session, [wxid for _rank, wxid, _score in top], room_wxid, self.settings.templates.unnamed
+            )
+            return LeaderboardView(
+                by=by,
+                room_wxid=room_wxid,
+                room_topic=room_topic,
+                since=self._local_or_none(since),
+                members=len(members),
+                rows=[RankView(rank, wxid, names[wxid], score) for rank, wxid, score in top],
+            )
+
+    def _parse_day(self, value: str | None) -> date:
+        if value is None:
+            return self.activities.day.day_of(self.clock())
+        try:
+            return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+        except ValueError:
+            raise UsageError(
+                _(
+                    "invalid --day {value!r}: use a date in the form YYYY-MM-DD, for example 2026-12-24"
+                ).format(value=value)
+            ) from None
+
+    def checkin_stats(
+        self, day: str | None = None, room: str | None = None, top: int = 5
+    ) -> CheckinStatsView:
+        """Count the check-ins of activity day ``day`` (today by default) and the days before it.
+
+        ``room`` keeps only check-ins sent in that room. A streak is current when the member checked in
+        on ``day`` or on the day before, because the member can still extend it on ``day``. The
+        streak value is the stored one, so it counts check-ins in every room and in private chat.
+        """
+        selected = self._parse_day(day)
+        if top < 1:
+            raise UsageError(_("invalid --top {value!r}: use a whole number of 1 or more").format(value=top))
+        first = (selected - timedelta(days=CHECKIN_HISTORY_DAYS - 1)).isoformat()
+        previous = (selected - timedelta(days=1)).isoformat()
+        with session_scope(self.engine) as session:
+            room_wxid: str | None = None
+            room_topic = ""
+            if room is not None:
+                found = self.resolve_room(session, room)
+                room_wxid, room_topic = found.wxid, found.topic
+
+            query = select(
+                col(CheckIn.day), func.count(), func.sum(col(CheckIn.points)), func.sum(col(CheckIn.bonus))
+            ).where(col(CheckIn.day) >= first, col(CheckIn.day) <= selected.isoformat())
+            if room_wxid is not None:
+                query = query.where(col(CheckIn.room_wxid) == room_wxid)
+            totals = {
+                row_day: CheckinDayView(row_day, int(count), int(points or 0), int(bonus or 0))
+                for row_day, count, points, bonus in session.execute(query.group_by(col(CheckIn.day))).all()
+            }
+            history = []
+            for offset in range(CHECKIN_HISTORY_DAYS):
+                key = (selected - timedelta(days=offset)).isoformat()
+                history.append(totals.get(key, CheckinDayView(key, 0, 0, 0)))
+
+            # Each member's latest check-in on the day or the day before is picked from every room first,
+            # so a check-in elsewhere on the day replaces yesterday's row before the room filter applies.
+            latest: dict[str, CheckIn] = {}
+            rows = session.execute(
+                select(CheckIn)
+                .where(col(CheckIn.day).in_([previous, selected.isoformat()]))
+                .order_by(col(CheckIn.day))
+            ).scalars()
+            for row in rows:
+                latest[row.contact_wxid] = row
+            current = {
+                wxid: row for wxid, row in latest.items() if room_wxid is None or row.room_wxid == room_wxid
+            }
+            ranked = competition_ranks({wxid: row.streak for wxid, row in current.items()})[:top]
+            names = directory.display_names(
+                session, [wxid for _rank, wxid, _streak in ranked], room_wxid, self.settings.templates.unnamed
+            )
+            summary = history[0]
+            return CheckinStatsView(
+                day=summary.day,
+                room_wxid=room_wxid,
+                room_topic=room_topic,
+                members=summary.members,
+                points=summary.points,
+                bonus=summary.bonus,
+                streaks=[
+                    StreakView(rank, wxid, names[wxid], streak, current[wxid].day)
+                    for rank, wxid, streak in ranked
+                ],
+                history=history,
+            )

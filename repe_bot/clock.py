@@ -41,6 +41,11 @@ class ActivityDay:
         local = datetime.combine(day, self.reset, tzinfo=self.zone)
         return local.astimezone(timezone.utc)
 
+    def week_start(self, instant: datetime) -> datetime:
+        """Return the UTC start of the Monday activity day of the week containing ``instant``."""
+        today = self.day_of(instant)
+        return self.start_of(today - timedelta(days=today.weekday()))
+
     def next_reset_after(self, instant: datetime) -> datetime:
         return self.start_of(self.day_of(instant) + timedelta(days=1))
 

@@ -259,6 +259,4 @@ class LeaderboardCommand(CommandHandler):
 
     def week_start(self, now: datetime) -> datetime:
         """Return the UTC start of the activity day that is this week's Monday."""
-        day = self.service.activities.day
-        today = day.day_of(now)
-        return day.start_of(today - timedelta(days=today.weekday()))
+        return self.service.activities.day.week_start(now)
