@@ -56,6 +56,9 @@ class Sender:
         self._wake = asyncio.Event()
         self.sent_count = 0
         self.failed_count = 0
+        # False while the runtime reconnects to the gateway, so queued rows wait instead of using up
+        # their send attempts against a closed connection.
+        self.online = True
 
     def wake(self) -> None:
         """Ask the loop to look at the outbox now instead of at its next poll."""
@@ -74,6 +77,8 @@ class Sender:
     async def send_one(self) -> bool:
         """Send the next due batch if there is one; return True when a batch was attempted."""
         now = self.clock()
+        if not self.online:
+            return False
         if self.paused_until is not None and now < self.paused_until:
             return False
 

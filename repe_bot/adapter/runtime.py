@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 compat.configure_wechaty_logging()
 
+WECHATY_STOP_TIMEOUT_SECONDS = 5.0
+
 
 class BotStartError(RuntimeError):
     """The bot could not log in: bad configuration, unreachable gateway, wrong token or TLS mismatch."""
@@ -280,8 +282,10 @@ class BotRuntime:
             if stop.is_set():
                 return
             error = task.exception() if not task.cancelled() else None
+            reason = f"{type(error).__name__}: {error}" if error else "event stream ended"
             log.error("gateway connection lost (%s); reconnecting in %.0f s; unsent messages stay in the outbox",
-                      describe_start_error(error) if error else "event stream ended", delay)
+                      reason, delay)
+            self.sender.online = False
             await self._stop_wechaty()
             while not stop.is_set():
                 try:
@@ -292,6 +296,8 @@ class BotRuntime:
                 try:
                     await self._connect(timeout)
                     log.info("gateway reconnected as %s", self.service.bot_id)
+                    self.sender.online = True
+                    self.sender.wake()
                     delay = 1.0
                     break
                 except BotStartError as retry_error:
@@ -316,11 +322,17 @@ class BotRuntime:
         log.info("bot stopped: outcomes %s", dict(self.outcomes))
 
     async def _stop_wechaty(self) -> None:
-        try:
-            if self.bot.started:
-                await self.bot.stop()
-        except Exception as error:  # noqa: BLE001 - stopping must not fail the caller
-            log.warning("wechaty stop failed: %r", error)
+        """Stop wechaty within bounded time, even when the gateway never answers the stop call."""
+        if self.bot.started:
+            self.bot.started = False
+            try:
+                await asyncio.wait_for(self.bot.stop(), timeout=WECHATY_STOP_TIMEOUT_SECONDS)
+            except asyncio.TimeoutError:
+                log.warning("wechaty stop timed out after %.0f s; closing the gateway channel",
+                            WECHATY_STOP_TIMEOUT_SECONDS)
+                _close_channel(self.puppet)
+            except Exception as error:  # noqa: BLE001 - stopping must not fail the caller
+                log.warning("wechaty stop failed: %r", error)
         task = self._wechaty_task
         if task is not None and not task.done():
             task.cancel()
@@ -509,6 +521,15 @@ class BotRuntime:
             await contact.say(batch.text)
 
 
+def _close_channel(puppet: Puppet) -> None:
+    """Close a PuppetService's gRPC channel so calls stuck on a silent gateway end."""
+    channel = getattr(puppet, "channel", None)
+    if channel is not None:
+        channel.close()
+        puppet.channel = None  # type: ignore[attr-defined]
+        puppet._puppet_stub = None  # type: ignore[attr-defined]
+
+
 def _name(contact: Contact) -> str:
     return (contact.payload.name or "") if contact.payload else ""
 
@@ -546,8 +567,15 @@ def prepare_database(settings: Settings) -> Engine:
     return engine
 
 
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send repe-bot's log records to stderr with timestamps, unless the caller configured logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def run_bot(settings: Settings) -> int:
     """Run the bot until SIGINT or SIGTERM; return the process exit code."""
+    configure_logging()
     engine = prepare_database(settings)
     if settings.bot.puppet == "simulator":
         from repe_bot.adapter.demo import run_scenario
