@@ -33,7 +33,8 @@ endpoint = ""
 login_timeout_seconds = 60.0
 
 [bot.simulator]
-# Scenario file for the simulator; empty means none. 模拟器场景文件，留空表示不用。
+# Scenario file for `repe bot run` with puppet = "simulator" (required there) and the default
+# world of `repe simulate` (empty: the bundled demo). 模拟器场景文件；simulate 留空时使用内置演示。
 scenario = ""
 # Scenario speed-up: message times are divided by this; 0 plays all at once. 场景播放倍速。
 speed = 1.0
@@ -317,6 +318,10 @@ tip = "打赏"
 admin_add = "管理员加分"
 # Label of ledger reason admin_deduct.
 admin_deduct = "管理员扣分"
+# Label of ledger reason admin_grant (repe points grant).
+admin_grant = "后台发放"
+# Label of ledger reason admin_revoke (repe points revoke).
+admin_revoke = "后台扣除"
 # Label of ledger reason activity_fund.
 activity_fund = "活动/红包出资"
 # Label of ledger reason activity_refund.

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone, tzinfo
 from typing import Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from repe_bot import directory, ledger, outbox, split
 from repe_bot.clock import ActivityDay, as_utc
 from repe_bot.config import Settings, Templates
-from repe_bot.db.models import TREASURY_KEY, Activity, ActivityEntry, ActivityPeriod
+from repe_bot.db import plain_sql
+from repe_bot.db.models import MAX_CAPACITY, MAX_POINTS, TREASURY_KEY, Activity, ActivityEntry, ActivityPeriod
 from repe_bot.i18n import _
 from repe_bot.text import normalize
 
@@ -66,7 +67,107 @@ class JoinResult:
     balance: int = 0
 
 
-def validate_spec(spec: ActivitySpec, now: datetime) -> str:
+@dataclass(frozen=True)
+class OpenActivity:
+    """The columns of an open activity that a join reads, loaded with one plain SELECT.
+
+    Passphrase joins use it in place of the ORM ``Activity``, which is loaded only when the join
+    closes the activity.
+    """
+
+    id: int
+    name: str
+    room_wxid: str | None
+    kind: str
+    capacity: int
+    reward_mode: str
+    reward_amount: int
+    budget: int
+    pool: int
+    points_required: int
+    points_cost: int
+    funder_wxid: str | None
+    deadline_at: datetime | None
+    status: str
+
+
+# Argument type of ActivityEngine.join: the ORM object or the plain row of an open activity.
+JoinTarget = Activity | OpenActivity
+
+
+@dataclass(frozen=True)
+class PeriodCounters:
+    """The counters of one activity period as read or written in the current transaction."""
+
+    id: int
+    joined_count: int
+    funded: int
+    paid: int
+
+
+# Built once: every passphrase message runs one of these, and building a select costs more than
+# SQLite needs to run it.
+_FIND_OPEN_IN_ROOM = select(Activity).where(
+    col(Activity.status) == "open",
+    col(Activity.passphrase) == bindparam("passphrase"),
+    col(Activity.room_wxid) == bindparam("room_wxid"),
+)
+_FIND_OPEN_PRIVATE = select(Activity).where(
+    col(Activity.status) == "open",
+    col(Activity.passphrase) == bindparam("passphrase"),
+    col(Activity.room_wxid).is_(None),
+)
+
+_OPEN_ACTIVITY_COLUMNS = (
+    "id, name, room_wxid, kind, capacity, reward_mode, reward_amount, budget, pool, points_required,"
+    " points_cost, funder_wxid, deadline_at, status"
+)
+_FIND_OPEN_ROW_IN_ROOM = (
+    f"SELECT {_OPEN_ACTIVITY_COLUMNS} FROM activity"
+    " WHERE status = 'open' AND passphrase = :passphrase AND room_wxid = :room_wxid"
+)
+_FIND_OPEN_ROW_PRIVATE = (
+    f"SELECT {_OPEN_ACTIVITY_COLUMNS} FROM activity"
+    " WHERE status = 'open' AND passphrase = :passphrase AND room_wxid IS NULL"
+)
+
+# Plain SQL of the join path; see repe_bot.db.plain_sql for why it bypasses the ORM.
+_FIND_PERIOD = (
+    "SELECT id, joined_count, funded, paid FROM activity_period"
+    " WHERE activity_id = :activity_id AND period = :period"
+)
+_FIND_ENTRY = (
+    "SELECT 1 FROM activity_entry WHERE activity_id = :activity_id AND contact_wxid = :contact_wxid"
+    " AND period = :period"
+)
+# The unique constraint (activity_id, contact_wxid, period) backs the _FIND_ENTRY check.
+_INSERT_ENTRY = (
+    "INSERT INTO activity_entry (activity_id, contact_wxid, period, seq, reward, cost, message_id, joined_at)"
+    " VALUES (:activity_id, :contact_wxid, :period, :seq, :reward, :cost, :message_id, :now) RETURNING id"
+)
+_COUNT_PERIOD_JOIN = (
+    "UPDATE activity_period SET joined_count = joined_count + 1, paid = paid + :reward WHERE id = :id"
+    " RETURNING joined_count, funded, paid"
+)
+_COUNT_ACTIVITY_JOIN = (
+    "UPDATE activity SET joined_total = joined_total + 1, paid_total = paid_total + :reward WHERE id = :id"
+    " RETURNING joined_total, paid_total"
+)
+
+
+def _number_fields() -> dict[str, str]:
+    """Return the numeric fields of an activity with the words that name them in error messages."""
+    return {
+        "capacity": _("capacity"),
+        "reward_amount": _("reward amount"),
+        "budget": _("budget"),
+        "pool": _("pool"),
+        "points_required": _("required points"),
+        "points_cost": _("points cost"),
+    }
+
+
+def validate_spec(spec: ActivitySpec, now: datetime, zone: tzinfo = timezone.utc) -> str:
     """Check an activity spec and return its normalised passphrase; raise UsageError naming the bad value."""
     if not spec.name.strip():
         raise UsageError(_("activity name is empty; give a name such as 读书会报名"))
@@ -78,11 +179,14 @@ def validate_spec(spec: ActivitySpec, now: datetime) -> str:
                 value=spec.reward_mode, choices=", ".join(REWARD_MODES)
             )
         )
-    for field_name in ("capacity", "reward_amount", "budget", "pool", "points_required", "points_cost"):
+    for field_name, field_label in _number_fields().items():
         value = getattr(spec, field_name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        maximum = MAX_CAPACITY if field_name == "capacity" else MAX_POINTS
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
             raise UsageError(
-                _("invalid {field} {value!r}: use a whole number of 0 or more").format(field=field_name, value=value)
+                _("invalid {field} {value!r}: use a whole number from 0 to {maximum}").format(
+                    field=field_label, value=value, maximum=maximum
+                )
             )
 
     passphrase = normalize(spec.passphrase)
@@ -118,7 +222,7 @@ def validate_spec(spec: ActivitySpec, now: datetime) -> str:
 
     if spec.deadline_at is not None and as_utc(spec.deadline_at) <= now:
         raise UsageError(_("deadline {value} is in the past; give a later time or a duration such as 2h").format(
-            value=spec.deadline_at.isoformat(timespec="minutes")))
+            value=as_utc(spec.deadline_at).astimezone(zone).strftime("%Y-%m-%d %H:%M")))
     return passphrase
 
 
@@ -135,7 +239,12 @@ class ActivityEngine:
 
     def create(self, session: Session, spec: ActivitySpec, now: datetime) -> Activity:
         """Insert an open activity, fund its pool or budget into escrow and queue its announcement."""
-        passphrase = validate_spec(spec, now)
+        passphrase = validate_spec(spec, now, self.day.zone)
+        if passphrase in self.settings.commands.normalized_words():
+            raise UsageError(
+                _("passphrase {value!r} is a chat command word, so members could never join with it; "
+                  "choose another passphrase").format(value=spec.passphrase)
+            )
 
         clash = self.find_open(session, spec.room_wxid, passphrase)
         if clash is not None:
@@ -221,27 +330,44 @@ class ActivityEngine:
 
     def find_open(self, session: Session, room_wxid: str | None, passphrase: str) -> Activity | None:
         """Return the open activity of ``room_wxid`` (None: private) whose normalised passphrase matches."""
-        room_column = col(Activity.room_wxid)
-        room_match = room_column.is_(None) if room_wxid is None else room_column == room_wxid
-        return session.execute(
-            select(Activity).where(
-                col(Activity.status) == "open", col(Activity.passphrase) == passphrase, room_match
-            )
-        ).scalars().first()
+        if room_wxid is None:
+            found = session.execute(_FIND_OPEN_PRIVATE, {"passphrase": passphrase})
+        else:
+            found = session.execute(_FIND_OPEN_IN_ROOM, {"passphrase": passphrase, "room_wxid": room_wxid})
+        return found.scalars().first()
 
-    def period_for(self, activity: Activity, now: datetime) -> str:
+    def find_open_row(self, session: Session, room_wxid: str | None, passphrase: str) -> OpenActivity | None:
+        """Return the same activity as ``find_open`` as an OpenActivity, without the ORM."""
+        if room_wxid is None:
+            rows = plain_sql.fetch(session, _FIND_OPEN_ROW_PRIVATE, {"passphrase": passphrase})
+        else:
+            rows = plain_sql.fetch(session, _FIND_OPEN_ROW_IN_ROOM, {"passphrase": passphrase, "room_wxid": room_wxid})
+        if not rows:
+            return None
+        row = OpenActivity(*rows[0])
+        return replace(row, deadline_at=plain_sql.read_datetime(row.deadline_at))
+
+    def _orm_activity(self, session: Session, activity: JoinTarget) -> Activity:
+        """Return the ORM object of ``activity``, loading it when only the plain row is at hand."""
+        if isinstance(activity, Activity):
+            return activity
+        loaded = session.get(Activity, activity.id)
+        assert loaded is not None, "an activity row read in this transaction still exists"
+        return loaded
+
+    def period_for(self, activity: JoinTarget, now: datetime) -> str:
         return self.day.period_of(now) if activity.kind == "daily" else ""
 
     # -- periods and escrow -----------------------------------------------------------------------
 
-    def _period_funding(self, activity: Activity) -> int:
+    def _period_funding(self, activity: JoinTarget) -> int:
         if activity.reward_mode in ("equal", "random"):
             return activity.pool
         if activity.reward_mode == "fixed" and activity.budget:
             return activity.budget
         return 0
 
-    def _open_period(self, session: Session, activity: Activity, period: str, now: datetime) -> ActivityPeriod:
+    def _open_period(self, session: Session, activity: JoinTarget, period: str, now: datetime) -> ActivityPeriod:
         """Return the counters of ``period``, creating them and funding escrow on first use."""
         existing = session.execute(
             select(ActivityPeriod).where(
@@ -295,7 +421,7 @@ class ActivityEngine:
     def join(
         self,
         session: Session,
-        activity: Activity,
+        activity: JoinTarget,
         contact_wxid: str,
         now: datetime,
         *,
@@ -309,22 +435,21 @@ class ActivityEngine:
         if activity.status != "open":
             return self._reject(session, activity, contact_wxid, "closed", now)
         if activity.deadline_at is not None and as_utc(activity.deadline_at) <= now:
-            self.close(session, activity, "deadline", now)
+            self.close(session, self._orm_activity(session, activity), "deadline", now)
             return self._reject(session, activity, contact_wxid, "closed", now)
 
         period = self.period_for(activity, now)
-        counters = self._open_period(session, activity, period, now)
+        counters = self._period_counters(session, activity, period, now)
 
-        already = session.execute(
-            select(col(ActivityEntry.id)).where(
-                col(ActivityEntry.activity_id) == activity.id,
-                col(ActivityEntry.contact_wxid) == contact_wxid,
-                col(ActivityEntry.period) == period,
-            )
-        ).first()
-        if already is not None:
+        already = plain_sql.fetch(
+            session, _FIND_ENTRY, {"activity_id": activity.id, "contact_wxid": contact_wxid, "period": period}
+        )
+        if already:
             return self._reject(session, activity, contact_wxid, "already", now)
         if activity.capacity and counters.joined_count >= activity.capacity:
+            return self._reject(session, activity, contact_wxid, "full", now)
+        if self._budget_spent(activity, counters):
+            # Only a daily activity gets here: the others close as soon as the budget runs out.
             return self._reject(session, activity, contact_wxid, "full", now)
 
         member = ledger.member_key(contact_wxid)
@@ -334,54 +459,72 @@ class ActivityEngine:
 
         reward = self._next_reward(activity, counters)
         seq = counters.joined_count + 1
-        inserted_key = session.exec(
-            insert(ActivityEntry).values(
-                activity_id=activity.id,
-                contact_wxid=contact_wxid,
-                period=period,
-                seq=seq,
-                reward=reward,
-                cost=activity.points_cost,
-                message_id=message_id,
-                joined_at=now,
-            )
-        ).inserted_primary_key
-        assert inserted_key is not None, "a single-row INSERT reports its autoincrement primary key"
-        entry_id = inserted_key[0]
+        entry_id = int(
+            plain_sql.fetch(
+                session,
+                _INSERT_ENTRY,
+                {"activity_id": activity.id, "contact_wxid": contact_wxid, "period": period, "seq": seq,
+                 "reward": reward, "cost": activity.points_cost, "message_id": message_id, "now": now},
+            )[0][0]
+        )
 
         entry_key = f"{activity.id}:{period}:{contact_wxid}"
+        # The member's balance after the join comes from the last transfer that touched it.
+        new_balance: int | None = balance
         if activity.points_cost:
-            ledger.transfer(
+            paid = ledger.transfer(
                 session, from_key=member, to_key=TREASURY_KEY,
                 amount=activity.points_cost, reason="join_cost", idempotency_key=f"cost:{entry_key}",
                 now=now, activity_id=activity.id, entry_id=entry_id,
             )
+            new_balance = paid.from_balance
         if reward:
             source = ledger.escrow_key(activity.id) if counters.funded else ledger.funder_key(activity.funder_wxid)
-            ledger.transfer(
+            rewarded = ledger.transfer(
                 session, from_key=source, to_key=member, amount=reward, reason="join_reward",
                 idempotency_key=f"reward:{entry_key}", now=now, activity_id=activity.id, entry_id=entry_id,
             )
+            new_balance = rewarded.to_balance
+        if new_balance is None:
+            # A transfer key was applied before (possible only if an earlier entry was deleted).
+            new_balance = ledger.balance(session, member)
 
-        session.execute(
-            update(ActivityPeriod)
-            .where(col(ActivityPeriod.id) == counters.id)
-            .values(joined_count=col(ActivityPeriod.joined_count) + 1, paid=col(ActivityPeriod.paid) + reward)
-        )
-        session.execute(
-            update(Activity)
-            .where(col(Activity.id) == activity.id)
-            .values(joined_total=col(Activity.joined_total) + 1, paid_total=col(Activity.paid_total) + reward)
-        )
-        session.refresh(counters)
-        session.refresh(activity)
-
-        self._queue_confirmation(session, activity, contact_wxid, contact_name, seq, reward, now, int(entry_id))
+        counters = self._count_join(session, activity, counters, reward)
+        self._queue_confirmation(session, activity, contact_wxid, contact_name, seq, reward, now, entry_id)
         self._close_if_exhausted(session, activity, counters, now)
-        new_balance = ledger.balance(session, member)
-        return JoinResult("joined", activity.id, int(entry_id), reward, activity.points_cost, new_balance)
+        return JoinResult("joined", activity.id, entry_id, reward, activity.points_cost, new_balance)
 
-    def _next_reward(self, activity: Activity, counters: ActivityPeriod) -> int:
+    def _period_counters(
+        self, session: Session, activity: JoinTarget, period: str, now: datetime
+    ) -> PeriodCounters:
+        """Return the counters of ``period``, creating them through ``_open_period`` on first use."""
+        rows = plain_sql.fetch(session, _FIND_PERIOD, {"activity_id": activity.id, "period": period})
+        if rows:
+            return PeriodCounters(*rows[0])
+        created = self._open_period(session, activity, period, now)
+        assert created.id is not None
+        return PeriodCounters(created.id, created.joined_count, created.funded, created.paid)
+
+    def _count_join(
+        self, session: Session, activity: JoinTarget, counters: PeriodCounters, reward: int
+    ) -> PeriodCounters:
+        """Add one join and ``reward`` to the period and activity counters; return the period's new counters."""
+        params = {"reward": reward}
+        period_row = plain_sql.fetch(session, _COUNT_PERIOD_JOIN, {**params, "id": counters.id})[0]
+        activity_row = plain_sql.fetch(session, _COUNT_ACTIVITY_JOIN, {**params, "id": activity.id})[0]
+        updated = PeriodCounters(counters.id, *period_row)
+        # Objects of the activity or period loaded in this session must match their rows, so that
+        # close() and its refund read the counters as they are now.
+        plain_sql.set_loaded(
+            session, ActivityPeriod, updated.id,
+            {"joined_count": updated.joined_count, "funded": updated.funded, "paid": updated.paid},
+        )
+        plain_sql.set_loaded(
+            session, Activity, activity.id, {"joined_total": activity_row[0], "paid_total": activity_row[1]}
+        )
+        return updated
+
+    def _next_reward(self, activity: JoinTarget, counters: PeriodCounters) -> int:
         if activity.reward_mode == "fixed":
             return activity.reward_amount
         if activity.reward_mode in ("equal", "random"):
@@ -392,16 +535,24 @@ class ActivityEngine:
             return split.next_random_share(remaining, slots, self.rng)
         return 0
 
-    def _close_if_exhausted(self, session: Session, activity: Activity, counters: ActivityPeriod, now: datetime) -> None:
+    def _close_if_exhausted(
+        self, session: Session, activity: JoinTarget, counters: PeriodCounters, now: datetime
+    ) -> None:
         if activity.kind == "daily":
             return
         if activity.capacity and counters.joined_count >= activity.capacity:
-            self.close(session, activity, "full", now)
-        elif activity.reward_mode == "fixed" and activity.budget:
-            if counters.funded - counters.paid < activity.reward_amount:
-                self.close(session, activity, "budget", now)
+            self.close(session, self._orm_activity(session, activity), "full", now)
+        elif self._budget_spent(activity, counters):
+            self.close(session, self._orm_activity(session, activity), "budget", now)
 
-    def _name(self, session: Session, activity: Activity, wxid: str, known: str = "") -> str:
+    @staticmethod
+    def _budget_spent(activity: JoinTarget, counters: PeriodCounters) -> bool:
+        """Return True when a fixed reward's budget has less left than one reward."""
+        if activity.reward_mode != "fixed" or not activity.budget:
+            return False
+        return counters.funded - counters.paid < activity.reward_amount
+
+    def _name(self, session: Session, activity: JoinTarget, wxid: str, known: str = "") -> str:
         if known.strip():
             return known
         return directory.display_names(session, [wxid], activity.room_wxid, self.templates.unnamed)[wxid]
@@ -410,7 +561,7 @@ class ActivityEngine:
         return self.templates.reward_text.format(reward=reward) if reward else ""
 
     def _queue_confirmation(
-        self, session: Session, activity: Activity, wxid: str, name: str, seq: int, reward: int, now: datetime,
+        self, session: Session, activity: JoinTarget, wxid: str, name: str, seq: int, reward: int, now: datetime,
         entry_id: int,
     ) -> None:
         t = self.templates
@@ -444,7 +595,7 @@ class ActivityEngine:
         )
 
     def _reject(
-        self, session: Session, activity: Activity, wxid: str, status: JoinStatus, now: datetime, *, balance: int = 0
+        self, session: Session, activity: JoinTarget, wxid: str, status: JoinStatus, now: datetime, *, balance: int = 0
     ) -> JoinResult:
         assert activity.id is not None
         if self.settings.replies.rejections:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, func, or_, select
 from sqlmodel import Session, col
 
 from repe_bot import directory, ledger
+from repe_bot.db import models
 from repe_bot.activities import ActivityEngine, ActivitySpec, UsageError
 from repe_bot.clock import ActivityDay, Clock, as_utc, utc_now
 from repe_bot.commands.account import (
@@ -433,7 +434,7 @@ class Admin:
                 else ""
             )
         periods: list[PeriodView] = []
-        escrow = 0
+        escrow = ledger.balance(session, ledger.escrow_key(activity.id))
         if detail:
             rows = session.execute(
                 select(ActivityPeriod)
@@ -441,7 +442,6 @@ class Admin:
                 .order_by(col(ActivityPeriod.period))
             ).scalars()
             periods = [PeriodView(p.period, p.joined_count, p.funded, p.paid, p.settled) for p in rows]
-            escrow = ledger.balance(session, ledger.escrow_key(activity.id))
         funder_name = ""
         if activity.funder_wxid:
             funder_name = directory.display_names(
@@ -709,7 +709,7 @@ class Admin:
                 time_of_day=parse_time_of_day(time) if time is not None else task.time_of_day,
                 cron=task.cron if cron is None else cron.strip(),
             )
-            validate_task(spec, now)
+            validate_task(spec, now, self.zone)
 
             task.text = spec.text
             task.targets = json.dumps([t.to_json() for t in targets], ensure_ascii=False)
@@ -885,9 +885,11 @@ class Admin:
             )
 
     def _change_points(self, wxid: str, amount: int, memo: str, key: str | None, grant: bool) -> PointsChange:
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= models.MAX_POINTS:
             raise UsageError(
-                _("invalid amount {value!r}: use a whole number of 1 or more").format(value=amount)
+                _("invalid amount {value!r}: use a whole number from 1 to {maximum}").format(
+                    value=amount, maximum=models.MAX_POINTS
+                )
             )
         if not memo.strip():
             raise UsageError(_("--reason is empty; say why, for example --reason 'event prize'"))

@@ -219,6 +219,8 @@ DEFAULT_REASON_LABELS: dict[str, str] = {
     "tip": "打赏",
     "admin_add": "管理员加分",
     "admin_deduct": "管理员扣分",
+    "admin_grant": "后台发放",
+    "admin_revoke": "后台扣除",
     "activity_fund": "活动/红包出资",
     "activity_refund": "活动/红包退回",
     "join_cost": "报名消耗",
@@ -346,6 +348,10 @@ class CommandSettings(_Section):
         if isinstance(labels, dict):
             merged["reason_labels"] = {**DEFAULT_REASON_LABELS, **labels}
         return merged
+
+    def normalized_words(self) -> set[str]:
+        """Return the normalised words of every enabled command; passphrases must avoid them."""
+        return {normalize(word) for key in COMMAND_KEYS for word in getattr(self, key).words}
 
     @model_validator(mode="after")
     def _check_words(self) -> CommandSettings:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 import sys
 from datetime import time
 from pathlib import Path
@@ -172,14 +171,23 @@ class Templates(_Section):
     @model_validator(mode="after")
     def _check_placeholders(self) -> Templates:
         for key, allowed in TEMPLATE_FIELDS.items():
-            value = getattr(self, key)
-            for _, field_name, _, _ in string.Formatter().parse(value):
-                if field_name is not None and field_name not in allowed:
-                    raise ValueError(
-                        f"templates.{key} uses unknown placeholder {{{field_name}}}; "
-                        f"allowed: {', '.join('{' + name + '}' for name in sorted(allowed))}"
-                    )
+            check_template(f"templates.{key}", getattr(self, key), allowed)
         return self
+
+
+def check_template(key: str, value: str, allowed: set[str]) -> None:
+    """Raise ValueError naming ``key`` unless ``value`` formats with exactly the ``allowed`` fields.
+
+    The template is formatted once with sample values, so placeholders nested in a format spec,
+    positional ``{}`` fields and unbalanced braces are caught at load time, not at the first reply.
+    """
+    names = ", ".join("{" + name + "}" for name in sorted(allowed)) or "none"
+    try:
+        value.format(**{name: 1 for name in allowed})
+    except KeyError as error:
+        raise ValueError(f"{key} uses unknown placeholder {{{error.args[0]}}}; allowed: {names}") from None
+    except (IndexError, ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"{key} is not a valid template ({error}); allowed placeholders: {names}") from None
 
 
 TEMPLATE_FIELDS: dict[str, set[str]] = {
@@ -277,6 +285,8 @@ def load_settings(path: Path | None = None) -> Settings:
         data = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {config_path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {config_path} is not valid UTF-8; save it as UTF-8") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {config_path}: {error}") from None
 

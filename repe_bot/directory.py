@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
+from repe_bot.db import plain_sql
 from repe_bot.db.models import Contact, Room, RoomMember
 
 
@@ -38,31 +38,37 @@ class MemberInfo:
     display_name: str = ""
 
 
-def _insert_for(session: Session, table: type) -> object:
-    # SQLite and PostgreSQL both support INSERT .. ON CONFLICT with the same SQLAlchemy API.
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    return sqlite_insert(table)
+# The directory writes run once per synced row, so they are plain SQL executed with the driver's
+# executemany (see repe_bot.db.plain_sql). ON CONFLICT ... DO UPDATE works on SQLite and PostgreSQL.
+_UPSERT_CONTACT = (
+    "INSERT INTO contact (wxid, name, alias, is_friend, updated_at)"
+    " VALUES (:wxid, :name, :alias, :is_friend, :updated_at)"
+    " ON CONFLICT (wxid) DO UPDATE SET name = excluded.name, alias = excluded.alias,"
+    " is_friend = excluded.is_friend, updated_at = excluded.updated_at"
+)
+_INSERT_MISSING_CONTACT = (
+    "INSERT INTO contact (wxid, name, alias, is_friend, updated_at)"
+    " VALUES (:wxid, :name, :alias, :is_friend, :updated_at) ON CONFLICT (wxid) DO NOTHING"
+)
+_UPSERT_ROOM = (
+    "INSERT INTO room (wxid, topic, remark, active, member_count, updated_at)"
+    " VALUES (:wxid, :topic, '', :active, :member_count, :updated_at)"
+    " ON CONFLICT (wxid) DO UPDATE SET topic = excluded.topic, member_count = excluded.member_count,"
+    " active = excluded.active, updated_at = excluded.updated_at"
+)
+_UPSERT_ROOM_MEMBER = (
+    "INSERT INTO room_member (room_wxid, contact_wxid, display_name, updated_at)"
+    " VALUES (:room_wxid, :contact_wxid, :display_name, :updated_at)"
+    " ON CONFLICT (room_wxid, contact_wxid) DO UPDATE SET display_name = excluded.display_name,"
+    " updated_at = excluded.updated_at"
+)
 
 
 def upsert_contacts(session: Session, contacts: Sequence[ContactInfo], now: datetime) -> int:
-    """Insert or update contacts in one statement; return how many rows were given."""
-    if not contacts:
-        return 0
-    statement = _insert_for(session, Contact)
-    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=["wxid"],
-        set_={
-            "name": statement.excluded.name,  # type: ignore[attr-defined]
-            "alias": statement.excluded.alias,  # type: ignore[attr-defined]
-            "is_friend": statement.excluded.is_friend,  # type: ignore[attr-defined]
-            "updated_at": statement.excluded.updated_at,  # type: ignore[attr-defined]
-        },
-    )
-    session.execute(
-        statement,
+    """Insert or update contacts in one executemany; return how many rows were given."""
+    plain_sql.execute_many(
+        session,
+        _UPSERT_CONTACT,
         [
             {"wxid": c.wxid, "name": c.name, "alias": c.alias, "is_friend": c.is_friend, "updated_at": now}
             for c in contacts
@@ -73,46 +79,47 @@ def upsert_contacts(session: Session, contacts: Sequence[ContactInfo], now: date
 
 def insert_missing_contacts(session: Session, contacts: Sequence[ContactInfo], now: datetime) -> None:
     """Insert contacts known only as room members; existing rows, friends among them, stay as they are."""
-    if not contacts:
-        return
-    statement = _insert_for(session, Contact).on_conflict_do_nothing(index_elements=["wxid"])  # type: ignore[attr-defined]
-    session.execute(
-        statement,
-        [{"wxid": c.wxid, "name": c.name, "alias": c.alias, "is_friend": False, "updated_at": now} for c in contacts],
+    plain_sql.execute_many(
+        session,
+        _INSERT_MISSING_CONTACT,
+        [
+            {"wxid": c.wxid, "name": c.name, "alias": c.alias, "is_friend": False, "updated_at": now}
+            for c in contacts
+        ],
     )
+
+
+# A member seen in a message is not thereby a friend, so an insert has is_friend false and an
+# update leaves it alone. A blank name never replaces a stored one.
+_ENSURE_CONTACT_NAMED = (
+    "INSERT INTO contact (wxid, name, alias, is_friend, updated_at) VALUES (:wxid, :name, '', :false, :now)"
+    " ON CONFLICT (wxid) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at"
+)
+_ENSURE_CONTACT_UNNAMED = (
+    "INSERT INTO contact (wxid, name, alias, is_friend, updated_at) VALUES (:wxid, '', '', :false, :now)"
+    " ON CONFLICT (wxid) DO NOTHING"
+)
 
 
 def ensure_contact(session: Session, wxid: str, name: str, now: datetime) -> None:
     """Record a contact seen in a message; a non-empty name replaces the stored one, friendship is kept."""
-    statement = _insert_for(session, Contact)
-    values = {"wxid": wxid, "name": name, "alias": "", "is_friend": False, "updated_at": now}
     if name:
-        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["wxid"], set_={"name": name, "updated_at": now}
-        )
+        params = {"wxid": wxid, "name": name, "false": False, "now": now}
+        plain_sql.fetch(session, _ENSURE_CONTACT_NAMED, params)
     else:
-        statement = statement.on_conflict_do_nothing(index_elements=["wxid"])  # type: ignore[attr-defined]
-    session.execute(statement, [values])
+        plain_sql.fetch(session, _ENSURE_CONTACT_UNNAMED, {"wxid": wxid, "false": False, "now": now})
 
 
 def upsert_rooms(session: Session, rooms: Sequence[RoomInfo], now: datetime) -> int:
-    if not rooms:
-        return 0
-    statement = _insert_for(session, Room)
-    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=["wxid"],
-        set_={
-            "topic": statement.excluded.topic,  # type: ignore[attr-defined]
-            "member_count": statement.excluded.member_count,  # type: ignore[attr-defined]
-            "active": True,
-            "updated_at": statement.excluded.updated_at,  # type: ignore[attr-defined]
-        },
-    )
-    session.execute(
-        statement,
+    """Insert or update rooms, marking each one active; return how many rows were given."""
+    plain_sql.execute_many(
+        session,
+        _UPSERT_ROOM,
         [
-            {"wxid": r.wxid, "topic": r.topic, "remark": "", "active": True, "member_count": r.member_count,
-             "updated_at": now}
+            {
+                "wxid": r.wxid, "topic": r.topic, "active": True, "member_count": r.member_count,
+                "updated_at": now,
+            }
             for r in rooms
         ],
     )
@@ -121,15 +128,25 @@ def upsert_rooms(session: Session, rooms: Sequence[RoomInfo], now: datetime) -> 
 
 def replace_room_members(session: Session, room_wxid: str, members: Sequence[MemberInfo], now: datetime) -> int:
     """Make the stored member list of a room equal to ``members``."""
-    keep = [m.contact_wxid for m in members]
-    session.execute(
-        delete(RoomMember).where(
-            col(RoomMember.room_wxid) == room_wxid, col(RoomMember.contact_wxid).not_in(keep)
-        )
+    keep = {m.contact_wxid for m in members}
+    # Reading the stored ids and deleting only the departed ones costs one small SELECT when no
+    # member left, where a NOT IN over the whole member list binds one parameter per member.
+    stored = plain_sql.fetch(
+        session, "SELECT contact_wxid FROM room_member WHERE room_wxid = :room_wxid", {"room_wxid": room_wxid}
+    )
+    departed = [
+        {"room_wxid": room_wxid, "contact_wxid": wxid} for (wxid,) in stored if wxid not in keep
+    ]
+    plain_sql.execute_many(
+        session,
+        "DELETE FROM room_member WHERE room_wxid = :room_wxid AND contact_wxid = :contact_wxid",
+        departed,
     )
     add_room_members(session, room_wxid, members, now)
-    session.execute(
-        update(Room).where(col(Room.wxid) == room_wxid).values(member_count=len(members), updated_at=now)
+    plain_sql.fetch(
+        session,
+        "UPDATE room SET member_count = :member_count, updated_at = :now WHERE wxid = :wxid",
+        {"member_count": len(members), "now": now, "wxid": room_wxid},
     )
     return len(members)
 
@@ -139,17 +156,7 @@ def add_room_members(session: Session, room_wxid: str, members: Iterable[MemberI
         {"room_wxid": room_wxid, "contact_wxid": m.contact_wxid, "display_name": m.display_name, "updated_at": now}
         for m in members
     ]
-    if not rows:
-        return
-    statement = _insert_for(session, RoomMember)
-    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=["room_wxid", "contact_wxid"],
-        set_={
-            "display_name": statement.excluded.display_name,  # type: ignore[attr-defined]
-            "updated_at": statement.excluded.updated_at,  # type: ignore[attr-defined]
-        },
-    )
-    session.execute(statement, rows)
+    plain_sql.execute_many(session, _UPSERT_ROOM_MEMBER, rows)
 
 
 def remove_room_members(session: Session, room_wxid: str, contact_wxids: Iterable[str], now: datetime) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from repe_bot.db import plain_sql
 from repe_bot.db.models import (
     ACCOUNT_ESCROW,
     ACCOUNT_MEMBER,
@@ -55,16 +56,23 @@ def ensure_account(session: Session, key: str, now: datetime) -> tuple[int, int]
     ).first()
     if row is not None:
         return row[0], row[1]
+    return _create_account(session, key, now), 0
 
+
+_INSERT_ACCOUNT = (
+    "INSERT INTO account (key, kind, contact_wxid, activity_id, balance, created_at)"
+    " VALUES (:key, :kind, :contact_wxid, :activity_id, 0, :now) RETURNING id"
+)
+
+
+def _create_account(session: Session, key: str, now: datetime) -> int:
     kind, contact_wxid, activity_id = _describe_key(key)
-    result = session.exec(
-        insert(Account).values(
-            key=key, kind=kind, contact_wxid=contact_wxid, activity_id=activity_id, balance=0, created_at=now
-        )
+    rows = plain_sql.fetch(
+        session,
+        _INSERT_ACCOUNT,
+        {"key": key, "kind": kind, "contact_wxid": contact_wxid, "activity_id": activity_id, "now": now},
     )
-    primary_key = result.inserted_primary_key
-    assert primary_key is not None, "a single-row INSERT reports its autoincrement primary key"
-    return int(primary_key[0]), 0
+    return int(rows[0][0])
 
 
 def _describe_key(key: str) -> tuple[str, str | None, int | None]:
@@ -79,8 +87,8 @@ def _describe_key(key: str) -> tuple[str, str | None, int | None]:
 
 
 def balance(session: Session, key: str) -> int:
-    value = session.execute(select(col(Account.balance)).where(col(Account.key) == key)).scalar()
-    return int(value or 0)
+    rows = plain_sql.fetch(session, "SELECT balance FROM account WHERE key = :key", {"key": key})
+    return int(rows[0][0]) if rows else 0
 
 
 @dataclass(frozen=True)
@@ -116,33 +124,14 @@ def transfer(
         raise ValueError(f"transfer from {from_key} to itself")
 
     debit_key = f"{idempotency_key}:debit"
-    seen = session.execute(
-        select(col(LedgerEntry.id)).where(col(LedgerEntry.idempotency_key) == debit_key)
-    ).first()
-    if seen is not None:
+    seen = plain_sql.fetch(
+        session, "SELECT 1 FROM ledger_entry WHERE idempotency_key = :key", {"key": debit_key}
+    )
+    if seen:
         return Transfer(applied=False)
 
-    from_id, from_balance = ensure_account(session, from_key, now)
-    to_id, _ = ensure_account(session, to_key, now)
-
-    debited = session.execute(
-        update(Account)
-        .where(
-            col(Account.id) == from_id,
-            (col(Account.balance) >= amount) | (col(Account.kind) == ACCOUNT_TREASURY),
-        )
-        .values(balance=col(Account.balance) - amount)
-        .returning(col(Account.balance))
-    ).first()
-    if debited is None:
-        raise InsufficientBalance(from_key, from_balance, amount)
-
-    credited = session.execute(
-        update(Account)
-        .where(col(Account.id) == to_id)
-        .values(balance=col(Account.balance) + amount)
-        .returning(col(Account.balance))
-    ).one()
+    from_id, from_balance = _debit(session, from_key, amount, now)
+    to_id, to_balance = _credit(session, to_key, amount, now)
 
     common = {
         "reason": reason,
@@ -152,16 +141,58 @@ def transfer(
         "memo": memo,
         "created_at": now,
     }
-    session.execute(
-        insert(LedgerEntry),
+    plain_sql.execute_many(
+        session,
+        _INSERT_ENTRY,
         [
-            {"account_id": from_id, "delta": -amount, "balance_after": debited[0],
+            {"account_id": from_id, "delta": -amount, "balance_after": from_balance,
              "idempotency_key": debit_key, **common},
-            {"account_id": to_id, "delta": amount, "balance_after": credited[0],
+            {"account_id": to_id, "delta": amount, "balance_after": to_balance,
              "idempotency_key": f"{idempotency_key}:credit", **common},
         ],
     )
-    return Transfer(applied=True, from_balance=int(debited[0]), to_balance=int(credited[0]))
+    return Transfer(applied=True, from_balance=from_balance, to_balance=to_balance)
+
+
+# The WHERE clause is the rule of the CHECK constraint: only the treasury may go below zero.
+_DEBIT = (
+    "UPDATE account SET balance = balance - :amount"
+    " WHERE key = :key AND (balance >= :amount OR kind = 'treasury') RETURNING id, balance"
+)
+_CREDIT = "UPDATE account SET balance = balance + :amount WHERE key = :key RETURNING id, balance"
+_INSERT_ENTRY = (
+    "INSERT INTO ledger_entry (account_id, delta, balance_after, reason, transfer_key, idempotency_key,"
+    " activity_id, entry_id, memo, created_at) VALUES (:account_id, :delta, :balance_after, :reason,"
+    " :transfer_key, :idempotency_key, :activity_id, :entry_id, :memo, :created_at)"
+)
+
+
+def _debit(session: Session, key: str, amount: int, now: datetime) -> tuple[int, int]:
+    """Take ``amount`` from account ``key`` and return (id, new balance); raise InsufficientBalance."""
+    params = {"key": key, "amount": amount}
+    rows = plain_sql.fetch(session, _DEBIT, params)
+    if not rows:
+        # Either the balance is below the amount or the account does not exist yet. A missing account is
+        # created with balance 0, as ensure_account does, so that only the treasury can pay from it.
+        _, held = ensure_account(session, key, now)
+        rows = plain_sql.fetch(session, _DEBIT, params) if key == TREASURY_KEY else []
+        if not rows:
+            raise InsufficientBalance(key, held, amount)
+    account_id, new_balance = int(rows[0][0]), int(rows[0][1])
+    plain_sql.set_loaded(session, Account, account_id, {"balance": new_balance})
+    return account_id, new_balance
+
+
+def _credit(session: Session, key: str, amount: int, now: datetime) -> tuple[int, int]:
+    """Add ``amount`` to account ``key``, creating the account when missing; return (id, new balance)."""
+    params = {"key": key, "amount": amount}
+    rows = plain_sql.fetch(session, _CREDIT, params)
+    if not rows:
+        _create_account(session, key, now)
+        rows = plain_sql.fetch(session, _CREDIT, params)
+    account_id, new_balance = int(rows[0][0]), int(rows[0][1])
+    plain_sql.set_loaded(session, Account, account_id, {"balance": new_balance})
+    return account_id, new_balance
 
 
 def verify(session: Session) -> list[str]:

@@ -14,9 +14,10 @@ from collections.abc import Sequence, Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, select, update
 from sqlmodel import Session, col
 
+from repe_bot.db import plain_sql
 from repe_bot.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -44,33 +45,35 @@ def enqueue(
     delay_seconds: float = 0.0,
 ) -> int | None:
     """Add one outgoing message; with a ``dedupe_key`` seen before, add nothing and return None."""
-    if dedupe_key is not None:
-        exists = session.execute(
-            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == dedupe_key)
-        ).first()
-        if exists is not None:
-            return None
-    result = session.exec(
-        insert(OutboxMessage).values(
-            conversation_wxid=conversation_wxid,
-            is_room=is_room,
-            text=text,
-            mention_ids=json.dumps(list(mention_ids)),
-            kind=kind,
-            coalesce_key=coalesce_key,
-            coalesce_line=coalesce_line,
-            coalesce_header=coalesce_header,
-            dedupe_key=dedupe_key,
-            status=PENDING,
-            attempts=0,
-            not_before=now + timedelta(seconds=delay_seconds),
-            created_at=now,
-            error="",
-        )
+    rows = plain_sql.fetch(
+        session,
+        _INSERT_MESSAGE,
+        {
+            "conversation_wxid": conversation_wxid,
+            "is_room": is_room,
+            "text": text,
+            "mention_ids": json.dumps(list(mention_ids)),
+            "kind": kind,
+            "coalesce_key": coalesce_key,
+            "coalesce_line": coalesce_line,
+            "coalesce_header": coalesce_header,
+            "dedupe_key": dedupe_key,
+            "status": PENDING,
+            "not_before": now + timedelta(seconds=delay_seconds),
+            "created_at": now,
+        },
     )
-    primary_key = result.inserted_primary_key
-    assert primary_key is not None, "a single-row INSERT reports its autoincrement primary key"
-    return int(primary_key[0])
+    return int(rows[0][0]) if rows else None
+
+
+# A NULL dedupe key never conflicts, so only rows with a key can be skipped.
+_INSERT_MESSAGE = (
+    "INSERT INTO outbox (conversation_wxid, is_room, text, mention_ids, kind, coalesce_key, coalesce_line,"
+    " coalesce_header, dedupe_key, status, attempts, not_before, created_at, error)"
+    " VALUES (:conversation_wxid, :is_room, :text, :mention_ids, :kind, :coalesce_key, :coalesce_line,"
+    " :coalesce_header, :dedupe_key, :status, 0, :not_before, :created_at, '')"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
 
 
 @dataclass

@@ -16,20 +16,21 @@ import random
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, col
 
 from repe_bot import outbox
-from repe_bot.activities import ActivityEngine
+from repe_bot.activities import ActivityEngine, OpenActivity
 from repe_bot.clock import Clock, as_utc, utc_now
 from repe_bot.config import Settings
+from repe_bot.db import plain_sql
 from repe_bot.db.database import session_scope
-from repe_bot.db.models import Activity, ProcessedMessage
+from repe_bot.db.models import ProcessedMessage
 from repe_bot.tasks import TaskScheduler
 from repe_bot.text import is_xml, normalize, tokens
 
@@ -53,8 +54,25 @@ class IncomingMessage:
 
 @dataclass(frozen=True)
 class ParsedText:
+    """A message's normalised text, and its command words, which are split only on first use."""
+
     normalized: str
-    words: list[str] = field(default_factory=list)
+    text: str = ""
+    mention_names: tuple[str, ...] = ()
+
+    @cached_property
+    def words(self) -> list[str]:
+        """The words of the text after mention stripping, as ``text.tokens`` splits them."""
+        return tokens(self.text, self.mention_names)
+
+    @cached_property
+    def command_word(self) -> str:
+        """The first word normalised as command words are, or "" without words.
+
+        It is never longer than ``normalized`` and is a prefix of it, so a handler can rule a
+        message out with ``normalized.startswith`` before the words are split.
+        """
+        return normalize(self.words[0]) if self.words else ""
 
 
 class Handler(Protocol):
@@ -67,6 +85,26 @@ class Handler(Protocol):
     def run(self, session: Session, message: IncomingMessage, matched: Any, now: datetime) -> str: ...
 
 
+class Prefiltered(Protocol):
+    """A handler that can rule a message out before any session or query exists.
+
+    ``may_match`` returns False only when ``match`` would return None. MessageService calls it
+    first, so ordinary chat that no handler can match costs no Session at all.
+    """
+
+    def may_match(self, message: IncomingMessage, parsed: ParsedText) -> bool: ...
+
+
+def _always(message: IncomingMessage, parsed: ParsedText) -> bool:
+    return True
+
+
+def prefilter_of(handler: Handler) -> Callable[[IncomingMessage, ParsedText], bool]:
+    """Return the handler's ``may_match``, or a check that always passes for handlers without one."""
+    check: Callable[[IncomingMessage, ParsedText], bool] = getattr(handler, "may_match", _always)
+    return check
+
+
 class PassphraseHandler:
     """Joins the open activity whose passphrase equals the whole normalised message."""
 
@@ -76,12 +114,14 @@ class PassphraseHandler:
         self.activities = activities
         self.index = index
 
-    def match(self, session: Session, message: IncomingMessage, parsed: ParsedText) -> Activity | None:
-        if self.index is not None and not self.index.may_match(message.room_id, parsed.normalized):
-            return None
-        return self.activities.find_open(session, message.room_id, parsed.normalized)
+    def may_match(self, message: IncomingMessage, parsed: ParsedText) -> bool:
+        return self.index is None or self.index.may_match(message.room_id, parsed.normalized)
 
-    def run(self, session: Session, message: IncomingMessage, matched: Activity, now: datetime) -> str:
+    def match(self, session: Session, message: IncomingMessage, parsed: ParsedText) -> OpenActivity | None:
+        # MessageService.handle has already asked may_match, so the index is not read twice.
+        return self.activities.find_open_row(session, message.room_id, parsed.normalized)
+
+    def run(self, session: Session, message: IncomingMessage, matched: OpenActivity, now: datetime) -> str:
         result = self.activities.join(
             session, matched, message.talker_id, now, contact_name=message.talker_name, message_id=message.id
         )
@@ -160,11 +200,16 @@ class MessageService:
         self.bot_name: str = ""
         self.handlers: list[Handler] = []
         self.passphrases = PassphraseHandler(self.activities, OpenPassphraseIndex(engine))
+        # (handler, its prefilter) in the order handle tries them: commands, then passphrases.
+        self._prefiltered: list[tuple[Handler, Callable[[IncomingMessage, ParsedText], bool]]] = [
+            (self.passphrases, self.passphrases.may_match)
+        ]
         self.max_age = timedelta(seconds=settings.bot.max_message_age_seconds)
 
     def add_handler(self, handler: Handler) -> None:
         """Register a command handler; handlers are tried in order, before passphrases."""
         self.handlers.append(handler)
+        self._prefiltered.insert(len(self.handlers) - 1, (handler, prefilter_of(handler)))
 
     def set_self(self, wxid: str, name: str) -> None:
         self.bot_id = wxid
@@ -189,8 +234,12 @@ class MessageService:
             return reason
 
         names = (*message.mention_names, self.bot_name)
-        parsed = ParsedText(normalize(message.text, names), tokens(message.text, names))
+        parsed = ParsedText(normalize(message.text, names), message.text, names)
         if not parsed.normalized:
+            return "ignored"
+
+        candidates = [handler for handler, may_match in self._prefiltered if may_match(message, parsed)]
+        if not candidates:
             return "ignored"
 
         # The session begins its transaction (BEGIN IMMEDIATE) at its first query, so a message that
@@ -198,7 +247,7 @@ class MessageService:
         # without commit() rolls back, which for the read-only "duplicate" and "ignored" paths
         # changes nothing.
         with Session(self.engine, expire_on_commit=False) as session:
-            for handler in (*self.handlers, self.passphrases):
+            for handler in candidates:
                 matched = handler.match(session, message, parsed)
                 if matched is None:
                     continue
@@ -246,19 +295,12 @@ class MessageService:
             return work(session, self.clock())
 
 
+_MARK_PROCESSED = (
+    "INSERT INTO processed_message (message_id, seen_at) VALUES (:message_id, :now)"
+    " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+)
+
+
 def mark_processed(session: Session, message_id: str, now: datetime) -> bool:
     """Record ``message_id`` as processed; return False when it already was."""
-    if session.get_bind().dialect.name == "sqlite":
-        result = session.exec(
-            sqlite_insert(ProcessedMessage)
-            .values(message_id=message_id, seen_at=now)
-            .on_conflict_do_nothing(index_elements=["message_id"])
-        )
-        return bool(result.rowcount)
-    exists = session.execute(
-        select(col(ProcessedMessage.message_id)).where(col(ProcessedMessage.message_id) == message_id)
-    ).first()
-    if exists:
-        return False
-    session.add(ProcessedMessage(message_id=message_id, seen_at=now))
-    return True
+    return bool(plain_sql.fetch(session, _MARK_PROCESSED, {"message_id": message_id, "now": now}))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -54,7 +54,7 @@ def parse_targets(raw: str) -> list[Target]:
     return [Target(item["kind"], item["wxid"]) for item in json.loads(raw)]
 
 
-def validate_task(spec: TaskSpec, now: datetime) -> None:
+def validate_task(spec: TaskSpec, now: datetime, zone: tzinfo = timezone.utc) -> None:
     """Raise UsageError naming the first invalid field of ``spec``."""
     if spec.kind not in TASK_KINDS:
         raise UsageError(
@@ -69,7 +69,7 @@ def validate_task(spec: TaskSpec, now: datetime) -> None:
             raise UsageError(_("a once task needs --at, for example --at '2026-12-24 20:00'"))
         if as_utc(spec.run_at) <= now:
             raise UsageError(_("time {value} is in the past; give a later time").format(
-                value=spec.run_at.isoformat(timespec="minutes")))
+                value=as_utc(spec.run_at).astimezone(zone).strftime("%Y-%m-%d %H:%M")))
     if spec.kind == "daily":
         try:
             parse_hhmm(spec.time_of_day)
@@ -80,6 +80,14 @@ def validate_task(spec: TaskSpec, now: datetime) -> None:
             _("invalid cron expression {value!r}: use five fields, for example '0 9 * * 1' for 09:00 on Mondays").format(
                 value=spec.cron)
         )
+    if spec.kind == "cron":
+        try:
+            croniter(spec.cron, now).get_next(datetime)
+        except CroniterBadDateError:
+            raise UsageError(
+                _("cron expression {value!r} never matches a date, for example 31 February; check the day and month").format(
+                    value=spec.cron)
+            ) from None
 
 
 class TaskScheduler:
@@ -109,7 +117,7 @@ class TaskScheduler:
         return as_utc(iterator.get_next(datetime))
 
     def create(self, session: Session, spec: TaskSpec, now: datetime) -> BotTask:
-        validate_task(spec, now)
+        validate_task(spec, now, self.day.zone)
         run_at = now if spec.kind == "now" else (as_utc(spec.run_at) if spec.run_at else None)
         task = BotTask(
             name=spec.name,

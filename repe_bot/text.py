@@ -20,6 +20,12 @@ def is_xml(text: str) -> bool:
     return stripped.endswith(">") or any(marker in lowered for marker in _XML_MARKERS)
 
 
+def _drop_format_characters(text: str) -> str:
+    # Zero-width spaces and joiners (Unicode category Cf) are invisible in WeChat, so they never
+    # make two passphrases differ.
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+
+
 def _unify_spaces(text: str) -> str:
     # str.split() with no argument splits on every Unicode whitespace character,
     # including U+3000, U+2005 (the separator WeChat puts after an @mention) and U+00A0.
@@ -84,12 +90,13 @@ def _strip_trailing_punctuation(text: str) -> str:
 def normalize(text: str, mention_names: Iterable[str] = ()) -> str:
     """Return the comparable form of a message or passphrase.
 
-    Steps: NFKC, unify all Unicode whitespace, strip leading and trailing @mentions, drop the
-    remaining whitespace, strip trailing punctuation, and case-fold. XML bodies normalise to "".
+    Steps: NFKC, drop zero-width format characters, unify all Unicode whitespace, strip leading and
+    trailing @mentions, drop the remaining whitespace, strip trailing punctuation, and case-fold.
+    XML bodies normalise to "".
     """
     if is_xml(text):
         return ""
-    text = _unify_spaces(unicodedata.normalize("NFKC", text))
+    text = _unify_spaces(_drop_format_characters(unicodedata.normalize("NFKC", text)))
     text = strip_mentions(text, mention_names)
     text = re.sub(r"\s+", "", text)
     text = _strip_trailing_punctuation(text)

@@ -166,3 +166,24 @@ def test_confirmation_mentions_joiner(service: MessageService) -> None:
         row = session.execute(select(OutboxMessage).where(OutboxMessage.kind == "join")).scalars().one()
     assert json.loads(row.mention_ids) == ["u1"]
     assert "@" not in row.text
+
+
+def test_daily_budget_exhausted_rejects(service: MessageService) -> None:
+    activity_id = create(service, kind="daily", reward_mode="fixed", reward_amount=2, budget=3)
+
+    assert say(service, "u1", "报名") == "joined"
+    assert say(service, "u2", "报名") == "full"  # 1 point left, less than one reward
+
+    assert len(entries(service, activity_id)) == 1
+    assert verify_ledger(service.engine) == []
+
+
+def test_once_budget_closes_activity(service: MessageService) -> None:
+    activity_id = create(service, reward_mode="fixed", reward_amount=2, budget=5)
+
+    assert say(service, "u1", "报名") == "joined"
+    assert say(service, "u2", "报名") == "joined"
+    assert say(service, "u3", "报名") == "ignored"  # closed: 1 point left, refunded
+
+    assert activity(service, activity_id).close_reason == "budget"
+    assert verify_ledger(service.engine) == []

@@ -336,6 +336,10 @@ def test_private_activity_and_list_filter(cli: Cli) -> None:
     ("args", "fragments"),
     [
         (["--capacity", "-1"], ["capacity", "-1"]),
+        (["--capacity", "99999999999999999999999"], ["capacity", "99999999999999999999999"]),
+        (["--reward", "equal", "--capacity", "5", "--pool", "9223372036854775807"], ["pool", "9223372036854775807"]),
+        (["--passphrase", "\u200b"], ["passphrase"]),
+        (["--passphrase", "余额"], ["余额", "command"]),
         (["--deadline", "25:61"], ["25:61", "2026-12-24 20:00"]),
         (["--room", "no-such-room"], ["no-such-room", "repe room list"]),
         (["--room", "Twins"], ["Twins", "twin1@chatroom", "twin2@chatroom"]),
@@ -555,7 +559,9 @@ def test_points_revoke_more_than_balance(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["grant", "wxid_alice", "0", "--reason", "x"], ["0", "1 or more"]),
+        (["grant", "wxid_alice", "0", "--reason", "x"], ["0", "from 1 to"]),
+        (["grant", "wxid_alice", "9223372036854775807", "--reason", "x"], ["9223372036854775807", "from 1 to"]),
+        (["grant", "wxid_alice", "99999999999999999999", "--reason", "x"], ["99999999999999999999"]),
         (["grant", "wxid_alice", "5", "--reason", " "], ["--reason"]),
         (["grant", "wxid_nobody", "5", "--reason", "x"], ["wxid_nobody"]),
         (["grant", "wxid_alice", "five", "--reason", "x"], ["five"]),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from repe_bot.adapter.demo import bundled_scenario, create_scenario_setup, with_scenario_admins
+from repe_bot.adapter.demo import bundled_scenario, with_scenario_admins
 from repe_bot.adapter.runtime import BotRuntime, prepare_database
 from repe_bot.adapter.scenario import Scenario, build_puppet, load_scenario
 from repe_bot.adapter.simulator import SentMessage, SimulatorPuppet
@@ -107,9 +107,14 @@ class SimulatorConsole:
             ids = self.puppet.get_room(self.room).member_ids
             self.console.print(", ".join(f"{self._name(i)} ({i})" for i in ids), highlight=False)
         elif word == "wait":
-            await asyncio.sleep(float(argument or 2))
+            try:
+                seconds = float(argument or 2)
+            except ValueError:
+                self.console.print(f"[red]{_('invalid number of seconds: {value}').format(value=argument)}[/red]")
+                return True
+            await asyncio.sleep(max(0.0, seconds))
         else:
-            self.console.print(HELP, highlight=False)
+            self.console.print(HELP, highlight=False, markup=False)
         return True
 
     async def say(self, text: str) -> None:
@@ -136,7 +141,8 @@ async def _session(settings: Settings, scenario: Scenario, member: str | None, r
     await runtime.start(login_timeout=30)
     if runtime.sync_task is not None:
         await runtime.sync_task
-    create_scenario_setup(runtime, scenario)
+    # The scenario's own activities and tasks are left out: the console runs on the configured
+    # database, where admins create activities with `repe activity create` before trying them.
     runtime.service.housekeeping()
     console.print(_("Simulator ready. Type a message, or /help for commands."))
 
@@ -155,7 +161,8 @@ async def _session(settings: Settings, scenario: Scenario, member: str | None, r
                     break
                 continue
             await session.say(line)
-        await runtime.wait_idle(timeout=settings.sending.coalesce_seconds + 10)
+        if not await runtime.wait_idle(timeout=settings.sending.coalesce_seconds + 10):
+            console.print(_("Some replies are still queued by the rate limits; they are sent at the next start."))
     finally:
         await runtime.stop()
     return 0

@@ -116,11 +116,23 @@ def service_puppet(settings: Settings) -> Puppet:
         raise BotStartError(
             "bot.service.token is not set: give the gateway token in the config or in WECHATY_PUPPET_SERVICE_TOKEN"
         )
+    parse_endpoint(endpoint)
 
     import wechaty_puppet_service
 
     compat.configure_wechaty_logging(secrets=[token])
     return wechaty_puppet_service.PuppetService(PuppetOptions(token=token, end_point=endpoint))
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    """Split ``host:port``; raise BotStartError naming the value when it is not one."""
+    host, _separator, port = endpoint.strip().rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535 or endpoint != endpoint.strip():
+        raise BotStartError(
+            f"invalid gateway endpoint {endpoint!r}: use host:port with a port from 1 to 65535, "
+            "for example 127.0.0.1:8788"
+        )
+    return host, int(port)
 
 
 def check_endpoint(endpoint: str, timeout: float = 3.0) -> None:
@@ -129,11 +141,9 @@ def check_endpoint(endpoint: str, timeout: float = 3.0) -> None:
     wechaty-puppet-service 0.8.10 runs its own reachability check and, when it fails, wechaty
     stops the whole asyncio loop, so the runtime checks first and fails with a clear message.
     """
-    host, _separator, port = endpoint.rpartition(":")
-    if not host or not port.isdigit():
-        raise BotStartError(f"invalid gateway endpoint {endpoint!r}: use host:port, for example 127.0.0.1:8788")
+    host, port = parse_endpoint(endpoint)
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as error:
         raise BotStartError(
@@ -580,6 +590,10 @@ def run_bot(settings: Settings) -> int:
     if settings.bot.puppet == "simulator":
         from repe_bot.adapter.demo import run_scenario
 
+        if not settings.bot.simulator.scenario:
+            log.error("bot.simulator.scenario is empty: give a scenario file (the bundled demo is "
+                      "repe_bot/scenarios/demo.toml), or set bot.puppet = \"service\"")
+            return 2
         return run_scenario(settings, engine=engine)
 
     try:

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 NOT_EARNED_REASONS = ("activity_refund",)
 
 
-def room_member_ids(session: Session, room_wxid: str, include: Sequence[str] = ()) -> list[str]:
-    """Return the contacts that rank together in ``room_wxid``, plus ``include``.
+def room_member_ids(
+    session: Session, room_wxid: str, include: Sequence[str] = (), exclude: Sequence[str | None] = ()
+) -> list[str]:
+    """Return the contacts that rank together in ``room_wxid``, plus ``include``, minus ``exclude``.
 
     These are the synced room members. A room without synced members falls back to every contact
     that has a member account, so ranks still mean something before the first member sync.
@@ -40,7 +42,7 @@ def room_member_ids(session: Session, room_wxid: str, include: Sequence[str] = (
                 )
             ).scalars()
         )
-    return list(dict.fromkeys([*members, *include]))
+    return [wxid for wxid in dict.fromkeys([*members, *include]) if wxid not in exclude]
 
 
 def member_balances(session: Session, wxids: Sequence[str]) -> dict[str, int]:
@@ -96,7 +98,7 @@ class BalanceCommand(CommandHandler):
 
         rank_text = ""
         if invocation.room is not None:
-            members = room_member_ids(session, invocation.room, [invocation.talker])
+            members = room_member_ids(session, invocation.room, [invocation.talker], [self.service.bot_id])
             balances = member_balances(session, members)
             rank = 1 + sum(
                 1 for wxid, value in balances.items() if value > balance and wxid != invocation.talker
@@ -236,7 +238,7 @@ class LeaderboardCommand(CommandHandler):
         session = invocation.session
         t = self.templates
         assert invocation.room is not None
-        members = room_member_ids(session, invocation.room)
+        members = room_member_ids(session, invocation.room, exclude=[self.service.bot_id])
 
         if self.config.leaderboard_by == "week":
             title = t.leaderboard_title_week

@@ -89,19 +89,25 @@ class CommandHandler:
         self.spec: CommandSpec = getattr(config, self.key)
         self.name = f"command:{self.key}"
         self.words = {normalize(word): word for word in self.spec.words}
+        self.word_prefixes = tuple(self.words)
 
     # -- Handler protocol -------------------------------------------------------------------------
 
+    def may_match(self, message: IncomingMessage, parsed: ParsedText) -> bool:
+        """Return True when the message is this command; reads only ``parsed``, no database."""
+        # The command word is a prefix of the normalised text, so this one C call rules out
+        # ordinary chat before its words are split and normalised.
+        if not parsed.normalized.startswith(self.word_prefixes):
+            return False
+        if not parsed.words or parsed.command_word not in self.words:
+            return False
+        # A command without arguments must be the whole message.
+        return self.takes_arguments or parsed.normalized == parsed.command_word
+
     def match(self, session: Session, message: IncomingMessage, parsed: ParsedText) -> CommandMatch | None:
-        if not parsed.words:
+        if not self.may_match(message, parsed):
             return None
-        first = normalize(parsed.words[0])
-        word = self.words.get(first)
-        if word is None:
-            return None
-        if not self.takes_arguments and parsed.normalized != first:
-            return None
-        return CommandMatch(word, parsed.words[1:])
+        return CommandMatch(self.words[parsed.command_word], parsed.words[1:])
 
     def run(self, session: Session, message: IncomingMessage, matched: CommandMatch, now: datetime) -> str:
         directory.ensure_contact(session, message.talker_id, message.talker_name, now)

@@ -14,6 +14,12 @@ ACCOUNT_TREASURY = "treasury"
 ACCOUNT_ESCROW = "escrow"
 TREASURY_KEY = "treasury"
 
+# Largest amount of points in one transfer, pool or budget, and largest capacity. SQLite stores
+# integers in 64 bits and turns a larger result into a float, so amounts stay far below 2**63
+# even after millions of transfers.
+MAX_POINTS = 10**12
+MAX_CAPACITY = 1_000_000
+
 
 class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
