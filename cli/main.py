@@ -120,7 +120,8 @@ def simulate(
     ] = None,
     as_member: Annotated[str | None, typer.Option("--as", help=N_("Member wxid you type as."))] = None,
     room: Annotated[
-        str | None, typer.Option("--room", help=N_("Room wxid or topic you type in; by default the scenario's first room."))
+        str | None,
+        typer.Option("--room", help=N_("Room wxid or topic you type in; by default the scenario's first room.")),
     ] = None,
 ) -> None:
     from repe_bot.adapter.console import run_console
@@ -128,7 +129,9 @@ def simulate(
     raise typer.Exit(run_console(get_settings(ctx), scenario, as_member, room))
 
 
-@app.command("demo", help=N_("Run the bundled demo scenario on a fresh database and print the conversation and tables."))
+@app.command(
+    "demo", help=N_("Run the bundled demo scenario on a fresh database and print the conversation and tables.")
+)
 def demo(
     ctx: typer.Context,
     database: Annotated[

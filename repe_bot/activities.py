@@ -172,7 +172,9 @@ def validate_spec(spec: ActivitySpec, now: datetime, zone: tzinfo = timezone.utc
     if not spec.name.strip():
         raise UsageError(_("activity name is empty; give a name such as 读书会报名"))
     if spec.kind not in KINDS:
-        raise UsageError(_("invalid kind {value!r}: use one of {choices}").format(value=spec.kind, choices=", ".join(KINDS)))
+        raise UsageError(
+            _("invalid kind {value!r}: use one of {choices}").format(value=spec.kind, choices=", ".join(KINDS))
+        )
     if spec.reward_mode not in REWARD_MODES:
         raise UsageError(
             _("invalid reward mode {value!r}: use one of {choices}").format(
@@ -192,7 +194,8 @@ def validate_spec(spec: ActivitySpec, now: datetime, zone: tzinfo = timezone.utc
     passphrase = normalize(spec.passphrase)
     if not passphrase:
         raise UsageError(
-            _("invalid passphrase {value!r}: it must contain letters or digits besides spaces, punctuation and @mentions").format(
+            _("invalid passphrase {value!r}: it must contain letters or digits "
+              "besides spaces, punctuation and @mentions").format(
                 value=spec.passphrase
             )
         )
@@ -663,7 +666,9 @@ class ActivityEngine:
         """Close activity ``activity_id``; raise UsageError when it does not exist or is already closed."""
         activity = session.get(Activity, activity_id)
         if activity is None:
-            raise UsageError(_("activity #{id} not found; list activities with `repe activity list`").format(id=activity_id))
+            raise UsageError(
+                _("activity #{id} not found; list activities with `repe activity list`").format(id=activity_id)
+            )
         if activity.status != "open":
             raise UsageError(_("activity #{id} is already closed").format(id=activity_id))
         return self.close(session, activity, reason, now)
@@ -682,12 +687,19 @@ class ActivityEngine:
             entries = [e for e in entries if e.period == current]
         names = directory.display_names(session, [e.contact_wxid for e in entries], activity.room_wxid, t.unnamed)
         lines = [
-            t.summary_line.format(seq=i, name=names[e.contact_wxid], reward=e.reward, reward_text=self._reward_text(e.reward))
+            t.summary_line.format(
+                seq=i, name=names[e.contact_wxid], reward=e.reward, reward_text=self._reward_text(e.reward)
+            )
             for i, e in enumerate(entries[:SUMMARY_MAX_LINES], start=1)
         ]
         if len(entries) > SUMMARY_MAX_LINES:
             lines.append(f"… +{len(entries) - SUMMARY_MAX_LINES}")
-        reasons = {"full": t.reason_full, "deadline": t.reason_deadline, "admin": t.reason_admin, "budget": t.reason_budget}
+        reasons = {
+            "full": t.reason_full,
+            "deadline": t.reason_deadline,
+            "admin": t.reason_admin,
+            "budget": t.reason_budget,
+        }
         paid = sum(e.reward for e in entries)
         text = t.summary.format(
             activity=activity.name,

@@ -18,7 +18,6 @@ from sqlalchemy import Engine, delete, func, or_, select
 from sqlmodel import Session, col
 
 from repe_bot import directory, ledger
-from repe_bot.db import models
 from repe_bot.activities import ActivityEngine, ActivitySpec, UsageError
 from repe_bot.clock import ActivityDay, Clock, as_utc, utc_now
 from repe_bot.commands.account import (
@@ -28,6 +27,7 @@ from repe_bot.commands.account import (
     room_member_ids,
 )
 from repe_bot.config import Settings
+from repe_bot.db import models
 from repe_bot.db.database import (
     DatabaseError,
     current_revision,

@@ -58,7 +58,9 @@ def validate_task(spec: TaskSpec, now: datetime, zone: tzinfo = timezone.utc) ->
     """Raise UsageError naming the first invalid field of ``spec``."""
     if spec.kind not in TASK_KINDS:
         raise UsageError(
-            _("invalid task kind {value!r}: use one of {choices}").format(value=spec.kind, choices=", ".join(TASK_KINDS))
+            _("invalid task kind {value!r}: use one of {choices}").format(
+                value=spec.kind, choices=", ".join(TASK_KINDS)
+            )
         )
     if not spec.text.strip():
         raise UsageError(_("task text is empty; give the message to send"))
@@ -77,16 +79,16 @@ def validate_task(spec: TaskSpec, now: datetime, zone: tzinfo = timezone.utc) ->
             raise UsageError(str(error)) from None
     if spec.kind == "cron" and not croniter.is_valid(spec.cron):
         raise UsageError(
-            _("invalid cron expression {value!r}: use five fields, for example '0 9 * * 1' for 09:00 on Mondays").format(
-                value=spec.cron)
+            _("invalid cron expression {value!r}: use five fields, "
+              "for example '0 9 * * 1' for 09:00 on Mondays").format(value=spec.cron)
         )
     if spec.kind == "cron":
         try:
             croniter(spec.cron, now).get_next(datetime)
         except CroniterBadDateError:
             raise UsageError(
-                _("cron expression {value!r} never matches a date, for example 31 February; check the day and month").format(
-                    value=spec.cron)
+                _("cron expression {value!r} never matches a date, for example 31 February; "
+                  "check the day and month").format(value=spec.cron)
             ) from None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from repe_bot.activities import ActivitySpec
 from repe_bot.db.database import make_engine, session_scope, upgrade
 from repe_bot.db.models import Activity, ActivityEntry, BotTask, OutboxMessage
-from repe_bot.tasks import TaskSpec, Target
+from repe_bot.tasks import Target, TaskSpec
 from tests.conftest import FakeClock, grant, verify_ledger
 from tests.harness import ROOM, BotHarness, fast_settings, make_puppet
 

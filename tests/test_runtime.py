@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from repe_bot.activities import ActivitySpec
+from repe_bot.adapter.simulator import forget_delivered_message_ids
 from repe_bot.db.database import make_engine, session_scope, upgrade
 from repe_bot.db.models import ActivityEntry, Contact, OutboxMessage, Room, RoomMember
-from repe_bot.tasks import TaskSpec, Target
-from tests.conftest import FakeClock, grant, verify_ledger
-from repe_bot.adapter.simulator import forget_delivered_message_ids
+from repe_bot.tasks import Target, TaskSpec
+from tests.conftest import FakeClock, verify_ledger
 from tests.harness import BOT_ID, ROOM, BotHarness, fast_settings, make_puppet, member_ids
 
 
@@ -106,7 +106,8 @@ async def test_burst_random_pool(harness: BotHarness) -> None:
     await harness.settle()
 
     with session_scope(harness.engine) as session:
-        rewards = list(session.execute(select(ActivityEntry.reward).where(ActivityEntry.activity_id == activity_id)).scalars())
+        query = select(ActivityEntry.reward).where(ActivityEntry.activity_id == activity_id)
+        rewards = list(session.execute(query).scalars())
     assert len(rewards) == 20
     assert sum(rewards) == 200
     assert min(rewards) >= 1

@@ -28,7 +28,7 @@ from repe_bot.config import Settings
 from repe_bot.db.database import session_scope
 from repe_bot.db.models import Account, Activity, ActivityEntry, BotTask
 from repe_bot.i18n import _
-from repe_bot.tasks import TaskSpec, Target
+from repe_bot.tasks import Target, TaskSpec
 from repe_bot.timeparse import parse_deadline
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,10 @@ def create_scenario_setup(runtime: BotRuntime, scenario: Scenario) -> None:
             name = options.get("name", "")
             if name and session.execute(select(col(BotTask.id)).where(col(BotTask.name) == name)).first():
                 continue
-            targets = [Target("room", options["room"])] if options.get("room") else [Target("contact", options["contact"])]
+            if options.get("room"):
+                targets = [Target("room", options["room"])]
+            else:
+                targets = [Target("contact", options["contact"])]
             delay = options.get("delay_seconds")
             spec_task = TaskSpec(
                 kind=options.get("kind", "once"),

@@ -1,7 +1,7 @@
 """Initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-12-04 19:54:04.205338
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
