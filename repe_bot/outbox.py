@@ -2,7 +2,7 @@
 
 The sender claims due rows, merges the pending rows that share a coalesce key into one message,
 and marks them sent or schedules a retry. A row left in ``sending`` by a crash is put back to
-``pending`` at start-up, so delivery is at least once; a message is lost only after
+``pending`` at start-up, so delivery is at least once. A message is given up only after
 ``max_attempts`` failed sends, and then it stays in the table as ``failed``.
 """
 

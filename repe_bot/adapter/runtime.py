@@ -332,7 +332,7 @@ class BotRuntime:
         log.info("bot stopped: outcomes %s", dict(self.outcomes))
 
     async def _stop_wechaty(self) -> None:
-        """Stop wechaty within bounded time, even when the gateway never answers the stop call."""
+        """Stop wechaty within bounded time, even when the gateway never replies to the stop call."""
         if self.bot.started:
             self.bot.started = False
             try:
@@ -353,7 +353,7 @@ class BotRuntime:
         self._wechaty_task = None
 
     async def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until the outbox holds no pending or sending rows; return False on timeout."""
+        """Wait until the outbox contains no pending or sending rows; return False on timeout."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             with session_scope(self.engine) as session:
@@ -408,7 +408,7 @@ class BotRuntime:
             log.exception("sync failed")
 
     def to_incoming(self, msg: Message) -> IncomingMessage:
-        """Convert a wechaty message at the edge; the domain never sees wechaty objects."""
+        """Convert a wechaty message into an IncomingMessage, so no wechaty object reaches the domain."""
         payload = msg.payload
         talker_id = payload.from_id or ""
         talker_name = ""

@@ -147,6 +147,8 @@ class SimulatorPuppet(Puppet):
 
         self._contacts: dict[str, ContactPayload] = {}
         self._rooms: dict[str, RoomPayload] = {}
+        # room id -> member ids, mirroring RoomPayload.member_ids for constant-time membership checks
+        self._room_member_sets: dict[str, set[str]] = {}
         # room id -> contact id -> display name in that room (群昵称)
         self._room_display_names: dict[str, dict[str, str]] = {}
         # room id -> contact id -> id of the member who invited them
@@ -263,6 +265,7 @@ class SimulatorPuppet(Puppet):
             member_ids=members,
         )
         self._rooms[room_id] = payload
+        self._room_member_sets[room_id] = set(members)
         self._room_display_names[room_id] = names
         self._room_inviters[room_id] = {}
         return payload
@@ -727,8 +730,8 @@ class SimulatorPuppet(Puppet):
         return list((await self.room_payload(room_id)).member_ids)
 
     async def room_member_payload(self, room_id: str, contact_id: str) -> RoomMemberPayload:
-        room = await self.room_payload(room_id)
-        if contact_id not in room.member_ids:
+        await self.room_payload(room_id)
+        if contact_id not in self._room_member_sets[room_id]:
             raise WechatyPuppetPayloadError(f"{contact_id!r} is not a member of room {room_id!r}")
         contact = self._contacts[contact_id]
         return RoomMemberPayload(
@@ -795,6 +798,7 @@ class SimulatorPuppet(Puppet):
         self, room: RoomPayload, invitee_ids: list[str], inviter_id: str, timestamp: float | None
     ) -> None:
         room.member_ids.extend(invitee_ids)
+        self._room_member_sets[room.id].update(invitee_ids)
         inviters = self._room_inviters[room.id]
         for invitee_id in invitee_ids:
             inviters[invitee_id] = inviter_id
@@ -819,6 +823,7 @@ class SimulatorPuppet(Puppet):
     ) -> None:
         for leaver_id in leaver_ids:
             room.member_ids.remove(leaver_id)
+            self._room_member_sets[room.id].discard(leaver_id)
             self._room_display_names[room.id].pop(leaver_id, None)
             self._room_inviters[room.id].pop(leaver_id, None)
             if leaver_id in room.admin_ids:
