@@ -22,6 +22,7 @@ from cli.config_template import EXAMPLE_CONFIG
 from cli.directory import contact_app, room_app
 from cli.points import points_app
 from cli.task import task_app
+from repe_bot.activities import UsageError
 from repe_bot.admin import init_database
 from repe_bot.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, ConfigError, load_settings
 from repe_bot.i18n import _, set_language
@@ -144,6 +145,15 @@ def demo(
     from repe_bot.adapter.demo import demo_settings, run_scenario
     from repe_bot.adapter.runtime import prepare_database
 
+    # The demo recreates its database, so it only ever deletes a file under a ".demo" folder.
+    if database.exists() and database.resolve().parent.name != ".demo":
+        raise UsageError(
+            _("{path} exists and the demo would erase it; give a new file or one in a .demo folder").format(
+                path=database
+            )
+        )
+    if database.resolve().parent.name != ".demo" and not database.resolve().parent.is_dir():
+        raise UsageError(_("folder {path} not found; create it or give another --db").format(path=database.parent))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     settings = demo_settings(get_settings(ctx), database, speed)

@@ -403,7 +403,9 @@ class ActivityEngine:
         if counters.settled:
             return 0
         assert activity.id is not None
-        refund = counters.funded - counters.paid
+        # A fixed reward without a budget is paid by the funder directly, so nothing was funded
+        # and paid exceeds funded; there is nothing to refund then.
+        refund = max(counters.funded - counters.paid, 0)
         if refund > 0:
             ledger.transfer(
                 session,
@@ -651,6 +653,8 @@ class ActivityEngine:
         for counters in periods:
             refund += self._settle_period(session, activity, counters, now)
 
+        # An announcement still waiting in the outbox would invite members to a closed activity.
+        outbox.cancel_pending(session, f"announce:{activity.id}")
         self._queue_summary(session, activity, reason, now)
         if refund and activity.funder_wxid:
             outbox.enqueue(

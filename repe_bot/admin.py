@@ -381,7 +381,8 @@ class Admin:
             raise UsageError(
                 _(
                     "room {value!r} not found: give a room wxid or its exact topic; "
-                    "list rooms with `repe room list`"
+                    "list rooms with `repe room list` (rooms appear after `repe bot run` or "
+                    "`repe simulate` has synced them)"
                 ).format(value=value)
             )
         if len(rooms) > 1:
@@ -684,6 +685,11 @@ class Admin:
 
         Giving rooms or contacts replaces the whole target list.
         """
+        if all(option is None for option in (text, name, at, time, cron)) and not rooms and not contacts:
+            raise UsageError(
+                _("nothing to change for task #{id}: give at least one of --text, --name, --at, --time, "
+                  "--cron, --room or --contact").format(id=task_id)
+            )
         now = self.clock()
         with session_scope(self.engine) as session:
             task = self._get_task(session, task_id)

@@ -28,6 +28,7 @@ SENDING = "sending"
 SENT = "sent"
 MERGED = "merged"
 FAILED = "failed"
+CANCELLED = "cancelled"
 
 
 def enqueue(
@@ -87,6 +88,16 @@ class Batch:
     text: str
     mention_ids: list[str] = field(default_factory=list)
     attempts: int = 0
+
+
+def cancel_pending(session: Session, dedupe_key: str) -> bool:
+    """Mark the pending row with ``dedupe_key`` as ``cancelled`` so it is never sent; return True if one was."""
+    result = session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.dedupe_key) == dedupe_key, col(OutboxMessage.status) == PENDING)
+        .values(status=CANCELLED)
+    )
+    return bool(result.rowcount)
 
 
 def recover_interrupted(session: Session) -> int:

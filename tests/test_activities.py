@@ -187,3 +187,15 @@ def test_once_budget_closes_activity(service: MessageService) -> None:
 
     assert activity(service, activity_id).close_reason == "budget"
     assert verify_ledger(service.engine) == []
+
+
+def test_close_cancels_unsent_announcement(service: MessageService, clock: FakeClock) -> None:
+    activity_id = create(service, reward_mode="fixed", reward_amount=2)
+    say(service, "u1", "报名")
+    with session_scope(service.engine) as session:
+        refund = service.activities.close_by_id(session, activity_id, "admin", clock())
+        statuses = {row.kind: row.status for row in session.execute(select(OutboxMessage)).scalars()}
+
+    assert refund == 0  # paid straight from the treasury: nothing funded, nothing to refund
+    assert statuses["announce"] == "cancelled"
+    assert statuses["summary"] == "pending"

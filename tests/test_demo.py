@@ -30,3 +30,15 @@ def test_demo_runs_and_verifies(tmp_path: Path, monkeypatch) -> None:  # type: i
     assert statuses.get("pending", 0) == 0
     assert statuses.get("failed", 0) == 0
     assert not (tmp_path / ".wechaty").exists()
+
+
+def test_demo_refuses_existing_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    precious = tmp_path / "repe.db"
+    precious.write_text("not a demo", encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["demo", "--db", str(precious)])
+
+    assert result.exit_code == 2
+    assert str(precious) in result.output
+    assert precious.read_text(encoding="utf-8") == "not a demo"

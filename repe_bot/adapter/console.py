@@ -51,13 +51,13 @@ class SimulatorConsole:
         except (KeyError, ValueError):
             return wxid
 
-    def _find_member(self, query: str) -> str | None:
+    def find_member(self, query: str) -> str | None:
         for contact in self.scenario.contacts:
             if query in (contact.id, contact.name):
                 return contact.id
         return None
 
-    def _find_room(self, query: str) -> str | None:
+    def find_room(self, query: str) -> str | None:
         for room in self.scenario.rooms:
             if query in (room.id, room.topic):
                 return room.id
@@ -89,14 +89,17 @@ class SimulatorConsole:
         argument = argument.strip()
         if word in ("quit", "exit", "q"):
             return False
+        if word in ("as", "room") and not argument:
+            self.console.print(HELP, highlight=False, markup=False)
+            return True
         if word == "as":
-            member = self._find_member(argument)
+            member = self.find_member(argument)
             if member is None:
                 self.console.print(f"[red]{_('member not found: {value}').format(value=argument)}[/red]")
             else:
                 self.member = member
         elif word == "room":
-            room = self._find_room(argument)
+            room = self.find_room(argument)
             if room is None:
                 self.console.print(f"[red]{_('room not found: {value}').format(value=argument)}[/red]")
             else:
@@ -112,7 +115,7 @@ class SimulatorConsole:
             except ValueError:
                 self.console.print(f"[red]{_('invalid number of seconds: {value}').format(value=argument)}[/red]")
                 return True
-            await asyncio.sleep(max(0.0, seconds))
+            await asyncio.sleep(min(max(0.0, seconds), 600.0))
         else:
             self.console.print(HELP, highlight=False, markup=False)
         return True
@@ -128,14 +131,20 @@ class SimulatorConsole:
 async def _session(settings: Settings, scenario: Scenario, member: str | None, room: str | None,
                    read_line: InputFunction, console: Console) -> int:
     settings = with_scenario_admins(settings, scenario)
-    engine = prepare_database(settings)
     puppet = build_puppet(scenario)
     session = SimulatorConsole(puppet, scenario, console)
     puppet.on_send = session.print_reply
     if member is not None:
+        if session.find_member(member) is None:
+            console.print(f"[red]{_('member not found: {value}').format(value=member)}[/red]")
+            return 2
         await session.command(f"/as {member}")
     if room is not None:
+        if session.find_room(room) is None:
+            console.print(f"[red]{_('room not found: {value}').format(value=room)}[/red]")
+            return 2
         await session.command(f"/room {room}")
+    engine = prepare_database(settings)
 
     runtime = BotRuntime(settings, puppet, engine=engine, show_progress=False)
     await runtime.start(login_timeout=30)

@@ -191,7 +191,7 @@ class OutboxMessage(SQLModel, table=True):
     coalesce_line: str = ""  # the line this row contributes to a merged message
     coalesce_header: str = ""  # str.format text with {count} and {lines}, used when lines are merged
     dedupe_key: str | None = Field(default=None, unique=True)
-    status: str = "pending"  # pending | sending | sent | merged | failed
+    status: str = "pending"  # pending | sending | sent | merged | failed | cancelled
     attempts: int = 0
     not_before: datetime
     created_at: datetime
