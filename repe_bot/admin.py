@@ -955,6 +955,11 @@ class Admin:
                 _("invalid limit {value!r}: use a whole number of 1 or more").format(value=limit)
             )
         with session_scope(self.engine) as session:
+            has_account = session.execute(
+                select(col(Account.id)).where(col(Account.key) == ledger.member_key(wxid))
+            ).first()
+            if has_account is None:
+                self._require_known_member(session, wxid)
             rows = session.execute(
                 select(LedgerEntry)
                 .join(Account, col(Account.id) == col(LedgerEntry.account_id))

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 SendFunction = Callable[[outbox.Batch], Awaitable[None]]
 
+
+class PermanentSendError(Exception):
+    """A send that cannot succeed on retry, such as a private message to someone who is not a friend."""
+
 SEND_TIMEOUT_SECONDS = 30.0
 
 
@@ -100,7 +104,10 @@ class Sender:
 
         try:
             await asyncio.wait_for(self.send(batch), timeout=SEND_TIMEOUT_SECONDS)
-        except Exception as error:  # noqa: BLE001 - any send failure is retried, never lost
+        except PermanentSendError as error:
+            self._record_failure(batch, error, permanent=True)
+            return True
+        except Exception as error:  # noqa: BLE001 - any other send failure is retried, never lost
             self._record_failure(batch, error)
             return True
 
@@ -115,17 +122,19 @@ class Sender:
         log.debug("outbox rows %s sent to %s", batch.row_ids, batch.conversation_wxid)
         return True
 
-    def _record_failure(self, batch: outbox.Batch, error: BaseException) -> None:
+    def _record_failure(self, batch: outbox.Batch, error: BaseException, *, permanent: bool = False) -> None:
         now = self.clock()
         delay = min(self.settings.retry_base_seconds * 2**batch.attempts, self.settings.retry_max_seconds)
         delay *= self.rng.uniform(1.0, 1.2)
         with session_scope(self.engine) as session:
             retry = outbox.mark_failed(
                 session, batch, now, f"{type(error).__name__}: {error}",
-                retry_after=delay, max_attempts=self.settings.max_attempts,
+                retry_after=delay, max_attempts=batch.attempts + 1 if permanent else self.settings.max_attempts,
             )
         self.failed_count += 1
-        self.paused_until = now + timedelta(seconds=delay)
+        if not permanent:
+            # Only a failure that may be the platform throttling the account pauses the queue.
+            self.paused_until = now + timedelta(seconds=delay)
         if retry:
             log.warning("send to %s failed (rows %s, attempt %d): %r; retrying in %.1f s",
                         batch.conversation_wxid, batch.row_ids, batch.attempts + 1, error, delay)

@@ -566,6 +566,7 @@ def test_points_revoke_more_than_balance(cli: Cli) -> None:
         (["grant", "wxid_nobody", "5", "--reason", "x"], ["wxid_nobody"]),
         (["grant", "wxid_alice", "five", "--reason", "x"], ["five"]),
         (["grant", "wxid_alice", "5"], ["--reason"]),
+        (["history", "wxid_nobody"], ["wxid_nobody", "repe contact list"]),
     ],
 )
 def test_points_rejects_input(cli: Cli, args: list[str], fragments: list[str]) -> None:

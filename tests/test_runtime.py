@@ -159,3 +159,20 @@ async def test_send_failure_retried(harness: BotHarness) -> None:
     assert row.status == "sent"
     assert row.attempts == 1
     assert json.loads(row.mention_ids) == []
+
+
+async def test_private_reply_to_stranger_fails_once(harness: BotHarness) -> None:
+    harness.puppet.add_contact("wxid_stranger", "路人", friend=False)
+    with session_scope(harness.engine) as session:
+        harness.runtime.service.tasks.create(
+            session, TaskSpec(kind="now", text="你好", targets=[Target("contact", "wxid_stranger")]), harness.clock())
+    harness.runtime.service.housekeeping()
+    harness.runtime.sender.wake()
+    await harness.runtime.wait_idle(5)
+
+    with session_scope(harness.engine) as session:
+        row = session.execute(select(OutboxMessage).where(OutboxMessage.text == "你好")).scalars().one()
+    assert row.status == "failed"
+    assert row.attempts == 1
+    assert "not a friend" in row.error
+    assert harness.runtime.sender.paused_until is None

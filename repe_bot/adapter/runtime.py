@@ -25,7 +25,7 @@ from repe_bot.adapter.sync import DirectorySync, SyncReport
 from repe_bot.clock import Clock, utc_now
 from repe_bot.config import Settings
 from repe_bot.db.database import make_engine, session_scope, upgrade
-from repe_bot.sender import Sender
+from repe_bot.sender import PermanentSendError, Sender
 from repe_bot.service import IncomingMessage, MessageService
 
 compat.apply()
@@ -528,7 +528,15 @@ class BotRuntime:
         else:
             contact = self.bot.Contact.load(batch.conversation_wxid)
             await contact.ready()
-            await contact.say(batch.text)
+            try:
+                await contact.say(batch.text)
+            except Exception as error:
+                if contact.payload is not None and contact.payload.friend is False:
+                    raise PermanentSendError(
+                        f"{batch.conversation_wxid} is not a friend of the bot account, and WeChat delivers "
+                        f"private messages only to friends: {error}"
+                    ) from error
+                raise
 
 
 def _close_channel(puppet: Puppet) -> None:
