@@ -20,6 +20,7 @@ from cli.common import (
 )
 from cli.config_template import EXAMPLE_CONFIG
 from cli.directory import contact_app, room_app
+from cli.outbox import outbox_app
 from cli.points import points_app
 from cli.task import task_app
 from repe_bot.activities import UsageError
@@ -43,6 +44,7 @@ app.add_typer(room_app, name="room")
 app.add_typer(points_app, name="points")
 app.add_typer(bot_app, name="bot")
 app.add_typer(checkin_app, name="checkin")
+app.add_typer(outbox_app, name="outbox")
 
 
 @app.callback()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, delete, func, or_, select
 from sqlmodel import Session, col
 
-from repe_bot import directory, ledger
+from repe_bot import directory, ledger, outbox
 from repe_bot.activities import ActivityEngine, ActivitySpec, UsageError
 from repe_bot.clock import ActivityDay, Clock, as_utc, utc_now
 from repe_bot.commands.account import (
@@ -46,6 +46,7 @@ from repe_bot.db.models import (
     BotTask,
     Contact,
     LedgerEntry,
+    OutboxMessage,
     Room,
     RoomMember,
 )
@@ -348,6 +349,22 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
                 option=option, value=value, choices=", ".join(choices)
             )
         )
+
+
+OUTBOX_STATUSES = (outbox.PENDING, outbox.SENDING, outbox.SENT, outbox.MERGED, outbox.FAILED, outbox.CANCELLED)
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    id: int
+    status: str
+    kind: str
+    conversation_wxid: str
+    text: str
+    attempts: int
+    not_before: datetime
+    sent_at: datetime | None
+    error: str
 
 
 class Admin:
@@ -1121,3 +1138,53 @@ class Admin:
                 ],
                 history=history,
             )
+
+
+    # -- outbox ---------------------------------------------------------------------------------------
+
+    def list_outbox(self, status: str | None = None, limit: int = 50) -> list[OutboxView]:
+        """Return the newest outbox rows, optionally of one status, newest first."""
+        if status is not None and status not in OUTBOX_STATUSES:
+            raise UsageError(
+                _("invalid status {value!r}: use one of {choices}").format(
+                    value=status, choices=", ".join(OUTBOX_STATUSES)
+                )
+            )
+        if limit < 1:
+            raise UsageError(_("invalid limit {value!r}: use a whole number of 1 or more").format(value=limit))
+        with session_scope(self.engine) as session:
+            query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+            if status is not None:
+                query = query.where(col(OutboxMessage.status) == status)
+            return [
+                OutboxView(
+                    int(row.id or 0), row.status, row.kind, row.conversation_wxid, row.text, row.attempts,
+                    self._local(row.not_before), self._local_or_none(row.sent_at), row.error,
+                )
+                for row in session.execute(query).scalars()
+            ]
+
+
+    def retry_outbox(self, row_ids: list[int] | None) -> int:
+        """Requeue failed outbox rows (the given ids, or all failed rows); return how many were requeued."""
+        with session_scope(self.engine) as session:
+            if row_ids:
+                found = dict(
+                    session.execute(
+                        select(col(OutboxMessage.id), col(OutboxMessage.status)).where(
+                            col(OutboxMessage.id).in_(row_ids)
+                        )
+                    ).all()
+                )
+                for row_id in row_ids:
+                    if row_id not in found:
+                        raise UsageError(
+                            _("outbox row #{id} not found; list rows with `repe outbox list`").format(id=row_id)
+                        )
+                    if found[row_id] != outbox.FAILED:
+                        raise UsageError(
+                            _("outbox row #{id} is {status}; only failed rows can be retried").format(
+                                id=row_id, status=found[row_id]
+                            )
+                        )
+            return outbox.requeue_failed(session, self.clock(), row_ids or None)

@@ -100,6 +100,15 @@ def cancel_pending(session: Session, dedupe_key: str) -> bool:
     return bool(result.rowcount)
 
 
+def requeue_failed(session: Session, now: datetime, row_ids: Sequence[int] | None = None) -> int:
+    """Put ``failed`` rows (all of them, or those in ``row_ids``) back to ``pending`` with fresh attempts."""
+    statement = update(OutboxMessage).where(col(OutboxMessage.status) == FAILED)
+    if row_ids is not None:
+        statement = statement.where(col(OutboxMessage.id).in_(list(row_ids)))
+    result = session.exec(statement.values(status=PENDING, attempts=0, not_before=now, error=""))
+    return int(result.rowcount or 0)
+
+
 def recover_interrupted(session: Session) -> int:
     """Put rows left in ``sending`` by a crash back to ``pending``; return how many."""
     result = session.exec(
