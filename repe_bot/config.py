@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from repe_bot.command_config import CommandSettings
+from repe_bot.i18n import _
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +40,7 @@ def parse_hhmm(value: str) -> time:
     """Parse a 24-hour ``HH:MM`` string, raising ValueError that shows the expected form."""
     match = _HHMM.match(value.strip())
     if not match:
-        raise ValueError(f"invalid time {value!r}: use 24-hour HH:MM, for example 08:30")
+        raise ValueError(_("invalid time {value!r}: use 24-hour HH:MM, for example 08:30").format(value=value))
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -91,7 +92,9 @@ class TimeSettings(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Asia/Shanghai") from error
+            raise ValueError(
+                _("unknown time zone {value!r}: use an IANA name such as Asia/Shanghai").format(value=value)
+            ) from error
         return value
 
     @field_validator("day_reset")
@@ -185,9 +188,17 @@ def check_template(key: str, value: str, allowed: set[str]) -> None:
     try:
         value.format(**{name: 1 for name in allowed})
     except KeyError as error:
-        raise ValueError(f"{key} uses unknown placeholder {{{error.args[0]}}}; allowed: {names}") from None
+        raise ValueError(
+            _("{key} uses unknown placeholder {placeholder}; allowed: {names}").format(
+                key=key, placeholder="{" + str(error.args[0]) + "}", names=names
+            )
+        ) from None
     except (IndexError, ValueError, AttributeError, TypeError) as error:
-        raise ValueError(f"{key} is not a valid template ({error}); allowed placeholders: {names}") from None
+        raise ValueError(
+            _("{key} is not a valid template ({error}); allowed placeholders: {names}").format(
+                key=key, error=error, names=names
+            )
+        ) from None
 
 
 TEMPLATE_FIELDS: dict[str, set[str]] = {
@@ -250,12 +261,12 @@ class Settings(_Section):
 
 
 def _format_validation_error(error: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
+    lines = [_("invalid configuration in {source}:").format(source=source)]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key; check the spelling against config.example.toml"
+            message = _("unknown key; check the spelling against config.example.toml")
         lines.append(f"  {key}: {message}")
     return "\n".join(lines)
 
@@ -278,16 +289,22 @@ def load_settings(path: Path | None = None) -> Settings:
 
     if not config_path.exists():
         if explicit:
-            raise ConfigError(f"config file {config_path} not found; create it with `repe init --config {config_path}`")
+            raise ConfigError(
+                _("config file {path} not found; create it with `repe init --config {path}`").format(path=config_path)
+            )
         return Settings(base_dir=Path.cwd())
 
     try:
         data = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {config_path} is not valid TOML: {error}") from None
+        raise ConfigError(
+            _("config file {path} is not valid TOML: {error}").format(path=config_path, error=error)
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"config file {config_path} is not valid UTF-8; save it as UTF-8") from None
+        raise ConfigError(
+            _("config file {path} is not valid UTF-8; save it as UTF-8").format(path=config_path)
+        ) from None
     except OSError as error:
-        raise ConfigError(f"cannot read config file {config_path}: {error}") from None
+        raise ConfigError(_("cannot read config file {path}: {error}").format(path=config_path, error=error)) from None
 
     return settings_from_dict(data, str(config_path), config_path.resolve().parent)
