@@ -142,7 +142,7 @@ async def measure_async(count: int, profile_count: int) -> list[Figure]:
         full_seconds, outcomes = await with_full_bot(directory, lambda puppet: deliver(puppet, count))
         shares = await profile_shares(directory, profile_count) if profile_count else {}
 
-    # Besides the chat, the bot sees the echo of its own activity announcement ("self").
+    # Besides the chat, the bot receives the echo of its own activity announcement ("self").
     if outcomes.get("ignored", 0) != count or set(outcomes) - {"ignored", "self"}:
         raise RuntimeError(f"expected {count} ignored messages, got outcomes {outcomes}")
     ratio = full_seconds / empty_seconds

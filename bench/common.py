@@ -125,7 +125,7 @@ def free_port() -> int:
 def build_puppet(contacts: int, rooms: int = 1, room_size: int = 0, **options: Any) -> Any:
     """Return a SimulatorPuppet with ``contacts`` friends and ``rooms`` rooms of ``room_size`` members.
 
-    Room ``k`` holds the bot and the contacts ``k * room_size`` onward, wrapping around, so
+    Room ``k`` contains the bot and the contacts ``k * room_size`` onward, wrapping around, so
     memberships overlap when ``rooms * room_size`` exceeds ``contacts``. Room ids are
     ``room000000@chatroom`` and up.
     """

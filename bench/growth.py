@@ -1,8 +1,8 @@
 """How the join and sync costs grow with size: benchmarks 1 and 4 at smaller and larger sizes.
 
-Joins run at 1/10 of the default count and at 3x, not 10x: at the engine's measured rate on a
-shared 2-core machine (20-50 joins per second) 10,000 joins plus their setup take more than
-ten minutes, which does not fit the ``make bench`` budget.
+Joins run at 1/10 of the default count and at 3x, not 10x. The size was set when the engine
+managed 20-50 joins per second on a shared 2-core machine, and 10,000 joins would then not fit the
+ten-minute ``make bench`` budget. At the current rate of about 600 joins per second they would.
 The sync runs at 1/10 (1,000 contacts, 10 rooms) and with 10x the contacts (100,000) but the
 same 100 rooms x 500 members, because the simulated world and the sync of 500,000 memberships
 would take minutes; contacts are the part that grows fastest on a real account.

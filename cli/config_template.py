@@ -165,7 +165,7 @@ checkin_points = 5
 streak_days = 7
 # Bonus points for a check-in streak; 0 disables the bonus. 连续签到奖励积分。
 streak_bonus = 20
-# Where 余额 replies: "room" or "private". 余额回复发到群里还是私聊。
+# Destination of 余额 replies: "room" or "private". 余额回复发到群里还是私聊。
 balance_reply = "room"
 # Recent ledger changes shown by 余额; 0 hides them. 余额显示的最近变动条数。
 balance_history_size = 3
@@ -177,7 +177,7 @@ leaderboard_by = "balance"
 packet_passphrase = "抢红包"
 # Minutes after which an unfinished red packet closes and refunds the rest. 红包过期分钟数。
 packet_deadline_minutes = 1440
-# Most shares in one red packet. 单个红包最多个数。
+# Maximum shares in one red packet. 单个红包最多个数。
 packet_max_count = 100
 # Open red packets one member may have at a time; 0 means no limit. 每人同时未领完红包上限。
 packet_max_open = 3

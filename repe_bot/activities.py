@@ -403,8 +403,8 @@ class ActivityEngine:
         if counters.settled:
             return 0
         assert activity.id is not None
-        # A fixed reward without a budget is paid by the funder directly, so nothing was funded
-        # and paid exceeds funded; there is nothing to refund then.
+        # A fixed reward without a budget is paid by the funder directly. Nothing was funded then,
+        # so paid exceeds funded and there is nothing to refund.
         refund = max(counters.funded - counters.paid, 0)
         if refund > 0:
             ledger.transfer(
@@ -631,7 +631,7 @@ class ActivityEngine:
     # -- closing ----------------------------------------------------------------------------------
 
     def close(self, session: Session, activity: Activity, reason: str, now: datetime) -> int:
-        """Close an open activity, refund what escrow still holds and queue the summary; return the refund."""
+        """Close an open activity, refund what is left in escrow and queue the summary; return the refund."""
         assert activity.id is not None
         if activity.status != "open":
             return 0

@@ -28,7 +28,7 @@ from repe_bot.db.models import (
 
 
 class InsufficientBalance(Exception):
-    """The debited account holds less than the amount."""
+    """The debited account has less than the amount."""
 
     def __init__(self, account_key: str, balance: int, amount: int) -> None:
         super().__init__(f"account {account_key} holds {balance} points, {amount} needed")
@@ -115,7 +115,7 @@ def transfer(
 ) -> Transfer:
     """Move ``amount`` points inside the caller's transaction, once per ``idempotency_key``.
 
-    Raises InsufficientBalance when the source is not the treasury and holds less than ``amount``.
+    Raises InsufficientBalance when the source is not the treasury and has less than ``amount``.
     A repeated key changes nothing and returns ``Transfer(applied=False)``.
     """
     if amount <= 0:
@@ -199,7 +199,7 @@ def verify(session: Session) -> list[str]:
     """Return every inconsistency found in the ledger; an empty list means it is sound.
 
     Checks: each balance equals the sum of its entries and its newest ``balance_after``; no
-    non-treasury balance is negative; all balances sum to zero; each open activity's escrow holds
+    non-treasury balance is negative; all balances sum to zero; each open activity's escrow contains
     what its unsettled periods were funded minus what they paid.
     """
     problems: list[str] = []

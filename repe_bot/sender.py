@@ -1,7 +1,7 @@
 """Sender loop: drains the outbox at a rate that is safe for a WeChat account.
 
 Pacing has two layers. A global aiolimiter ``AsyncLimiter(1, 60 / per_minute)`` spaces sends
-evenly, so no 60-second window holds more than ``per_minute`` of them; a bucket of size
+evenly, so no 60-second window contains more than ``per_minute`` of them; a bucket of size
 ``per_minute`` would instead allow a burst of that size on top of the steady rate. Each
 conversation also waits ``conversation_spacing_seconds`` plus a random jitter between two sends.
 A failed send is retried with exponential back-off, and the whole queue pauses for that back-off,

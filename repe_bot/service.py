@@ -2,7 +2,7 @@
 
 The adapter converts each wechaty message into an IncomingMessage and calls ``handle``. The
 service drops echoes of the bot's own sends, non-text and XML bodies and stale replays, then
-asks each handler in turn whether the message is its command or passphrase. The processed-message
+calls each handler's ``match`` in turn to find its command or passphrase. The processed-message
 mark and the handler's work share one transaction: a message id that was acted on before (for
 example a duplicate delivery or a replay after a restart) hits the primary key and is dropped, and
 a crash cannot leave a mark without its work or work without its mark. Messages that match nothing
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """A member's message as the domain sees it; built by the adapter from a wechaty Message."""
+    """A member's message in domain terms, built by the adapter from a wechaty Message."""
 
     id: str
     talker_id: str
@@ -286,13 +286,6 @@ class MessageService:
         with session_scope(self.engine) as session:
             outbox.recover_interrupted(session)
         self.housekeeping()
-
-    def transaction(self) -> Any:
-        return session_scope(self.engine)
-
-    def run_in_transaction(self, work: Callable[[Session, datetime], Any]) -> Any:
-        with session_scope(self.engine) as session:
-            return work(session, self.clock())
 
 
 _MARK_PROCESSED = (

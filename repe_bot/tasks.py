@@ -120,7 +120,9 @@ class TaskScheduler:
 
     def create(self, session: Session, spec: TaskSpec, now: datetime) -> BotTask:
         validate_task(spec, now, self.day.zone)
-        run_at = now if spec.kind == "now" else (as_utc(spec.run_at) if spec.run_at else None)
+        run_at = as_utc(spec.run_at) if spec.run_at else None
+        if spec.kind == "now":
+            run_at = now
         task = BotTask(
             name=spec.name,
             kind=spec.kind,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from repe_bot.adapter.runtime import BotRuntime
-from repe_bot.adapter.simulator import SimulatorPuppet, clear_wechaty_object_pools, forget_delivered_message_ids
+from repe_bot.adapter.simulator import SimulatorPuppet, forget_delivered_message_ids
 from repe_bot.config import Settings
 from tests.conftest import FakeClock, free_port, make_settings
 
@@ -52,7 +52,6 @@ class BotHarness:
 
     async def start(self, wait_sync: bool = True) -> BotHarness:
         forget_delivered_message_ids()
-        clear_wechaty_object_pools()
         await self.runtime.start(login_timeout=10)
         if wait_sync and self.runtime.sync_task is not None:
             await asyncio.wait_for(self.runtime.sync_task, timeout=30)

@@ -216,7 +216,7 @@ def demo_settings(settings: Settings, database: Path, speed: float) -> Settings:
     """Return ``settings`` for a demo run: its own SQLite file and faster pacing than production.
 
     The demo talks to a simulated account, so it sends up to 600 messages a minute with 0.3 s
-    between two messages to one room, where the production defaults are 20 and 3 s, and lifts the
+    between two messages to one room (the production defaults are 20 and 3 s). It also lifts the
     per-room cap on command replies.
     """
     return settings.model_copy(

@@ -102,8 +102,8 @@ class _RepeWechaty(Wechaty):
 def service_puppet(settings: Settings) -> Puppet:
     """Create the gRPC puppet; raise BotStartError unless both token and endpoint are configured.
 
-    An explicit endpoint is required because wechaty-puppet-service 0.8.10 asks a public discovery
-    host for one when it has only a token.
+    An explicit endpoint is required because wechaty-puppet-service 0.8.10 requests one from a
+    public discovery host when it has only a token.
     """
     token = settings.bot.service.resolved_token()
     endpoint = settings.bot.service.resolved_endpoint()

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, t
 from sqlmodel import Field, SQLModel
 
 # Account kinds. A member account belongs to one contact; the treasury is the system account that
-# mints and absorbs points; an escrow account holds one activity's pool or budget until it is paid out.
+# mints and absorbs points; an escrow account keeps one activity's pool or budget until it is paid out.
 ACCOUNT_MEMBER = "member"
 ACCOUNT_TREASURY = "treasury"
 ACCOUNT_ESCROW = "escrow"
